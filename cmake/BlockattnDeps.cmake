@@ -1,0 +1,45 @@
+# Third-party dependencies, all from Debian 12 packages (scripts/install_deps.sh).
+# On the GPU machine (no apt) the same packages are unpacked with `dpkg -x` into .devdeps/
+# (scripts/device/fetch_deps.sh) and found through CMAKE_PREFIX_PATH.
+
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(Threads REQUIRED)
+
+# C libraries: prefer the static archive so binaries run where the shared one is absent.
+function(blockattn_find_c_lib var header)
+  find_path(${var}_INCLUDE_DIR ${header} REQUIRED)
+  find_library(${var}_LIBRARY NAMES ${ARGN} REQUIRED)
+  add_library(blockattn::${var} INTERFACE IMPORTED)
+  target_include_directories(blockattn::${var} INTERFACE ${${var}_INCLUDE_DIR})
+  target_link_libraries(blockattn::${var} INTERFACE ${${var}_LIBRARY})
+endfunction()
+
+blockattn_find_c_lib(pcre2 pcre2.h libpcre2-8.a pcre2-8)
+blockattn_find_c_lib(utf8proc utf8proc.h libutf8proc.a utf8proc)
+blockattn_find_c_lib(xxhash xxhash.h libxxhash.a xxhash)
+blockattn_find_c_lib(zstd zstd.h libzstd.a zstd)
+target_compile_definitions(blockattn::pcre2 INTERFACE PCRE2_CODE_UNIT_WIDTH=8 PCRE2_STATIC)
+target_compile_definitions(blockattn::utf8proc INTERFACE UTF8PROC_STATIC)
+
+add_library(blockattn_deps_base INTERFACE)
+add_library(blockattn::deps_base ALIAS blockattn_deps_base)
+target_link_libraries(blockattn_deps_base INTERFACE
+  nlohmann_json::nlohmann_json blockattn::pcre2 blockattn::utf8proc blockattn::xxhash
+  blockattn::zstd Threads::Threads)
+
+if(BLOCKATTN_WITH_SENTENCEPIECE)
+  find_path(sentencepiece_INCLUDE_DIR sentencepiece_processor.h)
+  find_library(sentencepiece_LIBRARY NAMES sentencepiece)
+  if(sentencepiece_INCLUDE_DIR AND sentencepiece_LIBRARY)
+    target_include_directories(blockattn_deps_base INTERFACE ${sentencepiece_INCLUDE_DIR})
+    target_link_libraries(blockattn_deps_base INTERFACE ${sentencepiece_LIBRARY})
+  else()
+    message(WARNING "libsentencepiece not found: building without tokenizer.model support")
+    set(BLOCKATTN_WITH_SENTENCEPIECE OFF CACHE BOOL "" FORCE)
+  endif()
+endif()
+
+find_package(CLI11 REQUIRED)
+add_library(blockattn_deps_cli INTERFACE)
+add_library(blockattn::deps_cli ALIAS blockattn_deps_cli)
+target_link_libraries(blockattn_deps_cli INTERFACE CLI11::CLI11)
