@@ -25,15 +25,12 @@ add_library(blockattn_deps_base INTERFACE)
 add_library(blockattn::deps_base ALIAS blockattn_deps_base)
 target_link_libraries(blockattn_deps_base INTERFACE
   nlohmann_json::nlohmann_json blockattn::pcre2 blockattn::utf8proc blockattn::xxhash
-  blockattn::zstd Threads::Threads)
+  blockattn::zstd Threads::Threads ${CMAKE_DL_LIBS})
 
 if(BLOCKATTN_WITH_SENTENCEPIECE)
   find_path(sentencepiece_INCLUDE_DIR sentencepiece_processor.h)
   find_library(sentencepiece_LIBRARY NAMES sentencepiece)
-  if(sentencepiece_INCLUDE_DIR AND sentencepiece_LIBRARY)
-    target_include_directories(blockattn_deps_base INTERFACE ${sentencepiece_INCLUDE_DIR})
-    target_link_libraries(blockattn_deps_base INTERFACE ${sentencepiece_LIBRARY})
-  else()
+  if(NOT (sentencepiece_INCLUDE_DIR AND sentencepiece_LIBRARY))
     message(WARNING "libsentencepiece not found: building without tokenizer.model support")
     set(BLOCKATTN_WITH_SENTENCEPIECE OFF CACHE BOOL "" FORCE)
   endif()

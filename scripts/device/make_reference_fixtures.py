@@ -5,7 +5,7 @@ Run on the GPU machine (it has both packages; this machine has neither):
     python3 scripts/device/make_reference_fixtures.py --tok-dir .devdata/tokenizers --out $OUT/fixtures
 The output is committed under tests/fixtures/ so CPU CI re-checks parity on every run:
   tokenizers/<name>/reference.json  texts with the ids HF `tokenizers` gives them
-  tokenizers/gpt2/tokenizer.json    GPT-2's files converted by transformers' GPT2TokenizerFast
+  tokenizers/gpt2/tokenizer.json    GPT-2's encoder.json/vocab.bpe assembled by `tokenizers`
   models/tiny-<arch>/              random-weight checkpoints saved with save_pretrained,
                                    plus reference.safetensors: input_ids [T] (I64), logits [T, V] (F32),
                                    greedy [G] (I64) = the greedy continuation transformers generates.
@@ -217,12 +217,46 @@ def model_fixtures(out, tok, tok_path):
     print("transformers", transformers.__version__, "torch", torch.__version__)
 
 
+def regen_references(models_dir, out):
+    """Recompute reference.safetensors of committed models with transformers' own loader.
+
+    The reference must be what transformers computes from the *saved* checkpoint: computing it
+    from the in-memory model after `.to(bfloat16)` also rounds the RoPE inv_freq buffer to bf16.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+    from safetensors.torch import load_file, save_file
+    for name in sorted(os.listdir(models_dir)):
+        d = os.path.join(models_dir, name)
+        ref_path = os.path.join(d, "reference.safetensors")
+        if not os.path.exists(ref_path):
+            continue
+        old = load_file(ref_path)
+        model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="eager").eval()
+        x = old["input_ids"].unsqueeze(0)
+        with torch.no_grad():
+            logits = model(x).logits[0].float().contiguous()
+            gen = model.generate(x, max_new_tokens=12, do_sample=False, min_new_tokens=12,
+                                 eos_token_id=None, pad_token_id=0)
+        greedy = gen[0, x.shape[1]:].contiguous().to(torch.int64)
+        o = os.path.join(out, "models", name)
+        os.makedirs(o, exist_ok=True)
+        save_file({"input_ids": old["input_ids"], "logits": logits, "greedy": greedy},
+                  os.path.join(o, "reference.safetensors"))
+        print(name, "max |new - old| logits %.3g" % (logits - old["logits"]).abs().max().item(),
+              "greedy same:", bool(torch.equal(greedy, old["greedy"])))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tok-dir", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--regen-models", help="recompute reference.safetensors of the models in this dir")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    if a.regen_models:
+        regen_references(a.regen_models, a.out)
+        return
     a_only = os.environ.get("FIXTURES_ONLY", "")
     if a_only in ("", "tokenizers"):
         try:

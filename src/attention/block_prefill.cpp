@@ -1,0 +1,66 @@
+#include "attention/block_prefill.h"
+
+#include "blockattn/error.h"
+#include "model/torch_dtype.h"
+
+namespace blockattn {
+
+torch::Tensor token_tensor(const Model& model, const std::vector<int32_t>& tokens) {
+  std::vector<int64_t> ids(tokens.begin(), tokens.end());
+  return torch::tensor(ids, torch::kInt64).to(model.device());
+}
+
+BlockKV encode_block(const Model& model, const std::vector<int32_t>& tokens, int64_t start) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  KVCache local = model.new_cache(n);
+  local.set_base_position(start);
+  model.forward(token_tensor(model, tokens), local, LogitsFor::kNone);
+  auto [k, v] = local.export_range(0, n);
+  return {k, v};
+}
+
+BlockKV place_block(const Model& model, const BlockKV& local, int64_t offset) {
+  return {model.rope().shift(local.k, offset), local.v};
+}
+
+BlockKey block_key(const Model& model, const SinkConfig& sinks, const std::vector<int32_t>& tokens) {
+  BlockKeyInputs in;
+  in.model_fingerprint = model.fingerprint();
+  in.sink_tokens = sinks.count;
+  in.sink_token_id = sinks.token_id;
+  in.kv_dtype = from_torch(model.dtype());
+  in.tokens = tokens.data();
+  in.n_tokens = tokens.size();
+  return make_block_key(in);
+}
+
+torch::Tensor prefill_blocks(const Model& model, const PromptLayout& layout, const SinkConfig& sinks,
+                             BlockStore* store, KVCache& cache, PrefillStats* stats, bool all_logits) {
+  if (cache.size() != 0) throw Error("internal: prefill_blocks needs an empty cache");
+  for (const PromptBlock& block : layout.blocks) {
+    auto compute = [&] { return encode_block(model, block.tokens); };
+    BlockKV local;
+    if (store) {
+      auto [kv, source] = store->get_or_compute(block_key(model, sinks, block.tokens), compute);
+      local = kv;
+      if (stats) (source == BlockSource::kComputed ? stats->blocks_computed : stats->blocks_reused)++;
+    } else {
+      local = compute();
+      if (stats) stats->blocks_computed++;
+    }
+    BlockKV placed = place_block(model, local, block.offset);
+    cache.append_block(placed.k, placed.v);
+  }
+  return model.forward(token_tensor(model, layout.final_tokens), cache,
+                       all_logits ? LogitsFor::kAll : LogitsFor::kLast);
+}
+
+torch::Tensor prefill_full(const Model& model, const PromptLayout& layout, KVCache& cache, bool all_logits) {
+  if (cache.size() != 0) throw Error("internal: prefill_full needs an empty cache");
+  torch::Tensor logits = model.forward(token_tensor(model, layout.flat()), cache,
+                                       all_logits ? LogitsFor::kAll : LogitsFor::kLast);
+  if (all_logits) logits = logits.narrow(0, layout.final_offset, static_cast<int64_t>(layout.final_tokens.size()));
+  return logits;
+}
+
+}  // namespace blockattn

@@ -1,0 +1,69 @@
+// A Llama-family decoder (Llama, Mistral, Qwen2, Qwen3) on libtorch, for inference.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+
+#include "blockattn/model_config.h"
+#include "model/kv_cache.h"
+#include "model/rope.h"
+#include "model/weights.h"
+
+namespace blockattn {
+
+struct ModelLoadOptions {
+  std::string device = "auto";  // "auto" (cuda if available, else cpu), "cpu", "cuda", "cuda:N"
+  std::string dtype = "auto";   // "auto": bfloat16 on CUDA, float32 on CPU; or float32/bfloat16/float16
+};
+
+// Which rows of logits forward() computes: the lm_head is the largest matmul for small models.
+enum class LogitsFor { kNone, kLast, kAll };
+
+class Model {
+ public:
+  // Reads <dir>/config.json and the safetensors weights. Each tensor is read straight into its
+  // final buffer (converted on the fly when dtypes differ), so the weights exist once in memory.
+  // Throws IoError / FormatError / UnsupportedError naming the file and tensor at fault.
+  static std::shared_ptr<Model> load(const std::string& dir, const ModelLoadOptions& options = {});
+
+  // A model with the given config and random weights (tests, benchmarks).
+  static std::shared_ptr<Model> random(const ModelConfig& config, const ModelLoadOptions& options,
+                                       uint64_t seed);
+
+  const ModelConfig& config() const { return config_; }
+  const RotaryEmbedding& rope() const { return rope_; }
+  torch::Device device() const { return device_; }
+  torch::ScalarType dtype() const { return dtype_; }
+  torch::TensorOptions options() const { return torch::TensorOptions().dtype(dtype_).device(device_); }
+  // Hex hash of config + every weight byte: part of every block-cache key.
+  const std::string& fingerprint() const { return fingerprint_; }
+  ModelWeights& weights() { return weights_; }
+
+  // Runs `ids` ([T] int64, any device) at positions [cache.size(), cache.size() + T): each token
+  // attends to every earlier position in the cache and causally to the new ones. Appends their
+  // KV to `cache`. Returns float32 logits: [T, vocab] (kAll), [1, vocab] (kLast) or undefined.
+  torch::Tensor forward(const torch::Tensor& ids, KVCache& cache, LogitsFor logits) const;
+
+  KVCache new_cache(int64_t capacity) const { return KVCache(config_, capacity, options()); }
+
+ private:
+  Model(ModelConfig config, torch::Device device, torch::ScalarType dtype);
+  torch::Tensor attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x,
+                                const torch::Tensor& cos, const torch::Tensor& sin, KVCache& cache) const;
+  torch::Tensor mlp_block(const LayerWeights& w, const torch::Tensor& x) const;
+  torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
+
+  ModelConfig config_;
+  RotaryEmbedding rope_;
+  torch::Device device_;
+  torch::ScalarType dtype_;
+  ModelWeights weights_;
+  std::string fingerprint_;
+};
+
+// Resolves "auto"/"cpu"/"cuda[:N]" (UnsupportedError if CUDA is asked for but absent).
+torch::Device resolve_device(const std::string& name);
+
+}  // namespace blockattn

@@ -1,0 +1,35 @@
+// The tensors of a Llama-family decoder, named as in Hugging Face checkpoints.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "blockattn/model_config.h"
+
+namespace blockattn {
+
+struct LayerWeights {
+  torch::Tensor input_norm;                      // [hidden]
+  torch::Tensor q_proj, k_proj, v_proj, o_proj;  // [n_head*hd, hidden], [n_kv*hd, hidden] ×2, [hidden, n_head*hd]
+  torch::Tensor q_bias, k_bias, v_bias;          // [n_head*hd], [n_kv*hd] ×2; undefined unless qkv_bias
+  torch::Tensor o_bias;                          // [hidden]; undefined unless o_bias
+  torch::Tensor q_norm, k_norm;                  // [head_dim]; undefined unless qk_norm (Qwen3)
+  torch::Tensor post_norm;                       // [hidden]
+  torch::Tensor gate_proj, up_proj, down_proj;   // [inter, hidden] ×2, [hidden, inter]
+  torch::Tensor gate_bias, up_bias, down_bias;   // undefined unless mlp_bias
+};
+
+struct ModelWeights {
+  torch::Tensor embed;       // [vocab, hidden]
+  std::vector<LayerWeights> layers;
+  torch::Tensor final_norm;  // [hidden]
+  torch::Tensor lm_head;     // [vocab, hidden]; the same tensor as `embed` when tied
+
+  // Every distinct stored tensor with its HF name (lm_head omitted when tied), in a fixed order:
+  // the loader, the writer and the optimizer all walk this list.
+  std::vector<std::pair<std::string, torch::Tensor*>> named(const ModelConfig& config);
+};
+
+}  // namespace blockattn

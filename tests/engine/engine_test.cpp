@@ -1,0 +1,254 @@
+// The engine end to end: cache reuse across requests, processes and positions; bad input.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "blockattn/engine.h"
+#include "blockattn/error.h"
+#include "core/io.h"
+#include "engine_test_util.h"
+
+namespace blockattn {
+namespace {
+
+const std::vector<std::string> kBlocks = {
+    "The Alder archive is kept in the north tower. Its access code is 48213.\n",
+    "def greet(name):\n    return 'Hello, ' + name\n",
+    "Rivers carry water from the hills to the sea, and cities grow along them.\n",
+};
+
+EngineConfig config_for(const std::string& arch, const std::string& cache_dir = "") {
+  EngineConfig c;
+  c.model_dir = test::model_fixture(arch);
+  c.device = "cpu";
+  c.cache.disk_dir = cache_dir;
+  return c;
+}
+
+GenerateRequest request(std::vector<std::string> blocks, int max_new = 16) {
+  GenerateRequest r;
+  r.blocks = std::move(blocks);
+  r.query = "What is the access code of the Alder archive?";
+  r.max_new_tokens = max_new;
+  return r;
+}
+
+TEST(Engine, WarmRunReusesBlocksAndGivesSameTokens) {
+  auto engine = Engine::create(config_for("llama"));
+  GenerateResult cold = engine->generate(request(kBlocks));
+  EXPECT_EQ(cold.timings.blocks_computed, 3);
+  EXPECT_EQ(cold.timings.blocks_reused, 0);
+  GenerateResult warm = engine->generate(request(kBlocks));
+  EXPECT_EQ(warm.timings.blocks_computed, 0);
+  EXPECT_EQ(warm.timings.blocks_reused, 3);
+  EXPECT_EQ(warm.tokens, cold.tokens);
+  EXPECT_EQ(warm.text, cold.text);
+  EXPECT_FALSE(cold.tokens.empty());
+}
+
+TEST(Engine, ReorderedBlocksReuseTheirEntries) {
+  auto engine = Engine::create(config_for("qwen3"));
+  engine->generate(request(kBlocks));
+  GenerateResult r = engine->generate(request({kBlocks[2], kBlocks[0], kBlocks[1]}));
+  EXPECT_EQ(r.timings.blocks_reused, 3);
+  EXPECT_EQ(r.timings.blocks_computed, 0);
+  // Same as computing the reordered prompt from scratch.
+  GenerateRequest fresh = request({kBlocks[2], kBlocks[0], kBlocks[1]});
+  fresh.use_cache = false;
+  EXPECT_EQ(engine->generate(fresh).tokens, r.tokens);
+}
+
+TEST(Engine, DiskTierServesAFreshEngine) {
+  test::TempDir dir;
+  std::vector<int32_t> first;
+  {
+    auto engine = Engine::create(config_for("qwen2", dir.path()));
+    first = engine->generate(request(kBlocks)).tokens;
+  }
+  auto engine = Engine::create(config_for("qwen2", dir.path()));
+  GenerateResult r = engine->generate(request(kBlocks));
+  EXPECT_EQ(r.timings.blocks_reused, 3);
+  EXPECT_EQ(r.tokens, first);
+}
+
+TEST(Engine, CorruptDiskEntryIsDroppedAndRecomputed) {
+  test::TempDir dir;
+  std::vector<int32_t> first;
+  {
+    auto engine = Engine::create(config_for("mistral", dir.path()));
+    first = engine->generate(request({kBlocks[0]})).tokens;
+  }
+  // Damage every entry file in the middle of its payload.
+  int damaged = 0;
+  FILE* ls = ::popen(("ls " + dir.path() + "/*.bakv").c_str(), "r");
+  char path[4096];
+  while (std::fgets(path, sizeof path, ls)) {
+    std::string p(path);
+    p.pop_back();
+    std::string bytes = read_file(p);
+    bytes[bytes.size() - 9] ^= 0x5a;
+    std::ofstream(p, std::ios::binary) << bytes;
+    ++damaged;
+  }
+  ::pclose(ls);
+  ASSERT_EQ(damaged, 1);
+  auto engine = Engine::create(config_for("mistral", dir.path()));
+  GenerateResult r = engine->generate(request({kBlocks[0]}));
+  EXPECT_EQ(r.timings.blocks_computed, 1);
+  EXPECT_EQ(r.tokens, first);
+  EXPECT_EQ(engine->cache_stats().corrupt_dropped, 1u);
+}
+
+TEST(Engine, TwoProcessesShareOneCacheDirectory) {
+  test::TempDir dir;
+  std::vector<pid_t> kids;
+  for (int i = 0; i < 2; ++i) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      try {
+        auto engine = Engine::create(config_for("llama", dir.path()));
+        for (int round = 0; round < 3; ++round) engine->generate(request(kBlocks, 2));
+        ::_exit(0);
+      } catch (...) {
+        ::_exit(1);
+      }
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t pid : kids) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  auto engine = Engine::create(config_for("llama", dir.path()));
+  GenerateResult r = engine->generate(request(kBlocks, 2));
+  EXPECT_EQ(r.timings.blocks_reused, 3);
+  EXPECT_EQ(engine->cache_stats().corrupt_dropped, 0u);
+}
+
+TEST(Engine, SinkSettingNeverSharesEntries) {
+  test::TempDir dir;
+  EngineConfig c = config_for("llama", dir.path());
+  Engine::create(c)->generate(request(kBlocks, 1));
+  c.sink_tokens = 2;
+  auto engine = Engine::create(c);
+  GenerateResult r = engine->generate(request(kBlocks, 1));
+  EXPECT_EQ(r.timings.blocks_computed, 3);
+  EXPECT_EQ(engine->info().sink_tokens, 2);
+}
+
+TEST(Engine, FullModeMatchesBlockModeForOneBlock) {
+  auto engine = Engine::create(config_for("qwen3"));
+  GenerateRequest r = request({kBlocks[0]});
+  GenerateResult block = engine->generate(r);
+  r.mode = AttentionMode::kFull;
+  EXPECT_EQ(engine->generate(r).tokens, block.tokens);
+}
+
+TEST(Engine, SeededSamplingIsReproducible) {
+  auto engine = Engine::create(config_for("llama"));
+  GenerateRequest r = request(kBlocks, 12);
+  r.sampling = {0.9f, 40, 0.95f, 1234};
+  auto a = engine->generate(r).tokens;
+  EXPECT_EQ(engine->generate(r).tokens, a);
+  r.sampling.seed = 99;
+  r.max_new_tokens = 40;
+  EXPECT_NE(engine->generate(r).tokens, a);
+}
+
+TEST(Engine, StopStringEndsGeneration) {
+  auto engine = Engine::create(config_for("llama"));
+  GenerateRequest r = request(kBlocks, 30);
+  GenerateResult full = engine->generate(r);
+  ASSERT_GE(full.text.size(), 4u);
+  r.stop = {full.text.substr(2, 2)};
+  GenerateResult cut = engine->generate(r);
+  EXPECT_EQ(cut.finish_reason, "stop");
+  EXPECT_EQ(cut.text, full.text.substr(0, full.text.find(r.stop[0])));
+}
+
+// ---- bad input: clear exceptions, engine stays usable
+
+TEST(EngineErrors, BadRequests) {
+  auto engine = Engine::create(config_for("llama"));
+  EXPECT_THROW(engine->generate(request({""})), InputError);
+  EXPECT_THROW(engine->generate(request({"ok", "bad \xff utf8"})), InputError);
+  GenerateRequest no_query = request(kBlocks);
+  no_query.query.clear();
+  EXPECT_THROW(engine->generate(no_query), InputError);
+  std::string huge;
+  for (int i = 0; i < 3000; ++i) huge += "lorem ipsum dolor ";
+  try {
+    engine->generate(request({huge}));
+    FAIL() << "prompt longer than the context accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("context"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(engine->generate(request(kBlocks, 2)).tokens.empty());  // still usable
+}
+
+TEST(EngineErrors, BadModelDirectories) {
+  test::TempDir dir;
+  EXPECT_THROW(Engine::create(config_for("missing-arch")), IoError);
+  // A copy of the fixture we can damage.
+  auto copy = [&](const std::string& name) {
+    std::string d = dir / name;
+    std::system(("cp -r " + test::model_fixture("qwen2") + " " + d).c_str());
+    return d;
+  };
+  EngineConfig c = config_for("qwen2");
+  c.model_dir = copy("truncated");
+  {
+    std::string w = read_file(c.model_dir + "/model.safetensors");
+    std::ofstream(c.model_dir + "/model.safetensors", std::ios::binary) << w.substr(0, w.size() / 2);
+  }
+  EXPECT_THROW(Engine::create(c), FormatError);
+
+  c.model_dir = copy("arch");
+  {
+    std::string cfg = read_file(c.model_dir + "/config.json");
+    cfg.replace(cfg.find("\"qwen2\""), 7, "\"gpt_neox\"");
+    std::ofstream(c.model_dir + "/config.json") << cfg;
+  }
+  EXPECT_THROW(Engine::create(c), UnsupportedError);
+
+  c.model_dir = copy("tok");
+  std::ofstream(c.model_dir + "/tokenizer.json") << R"({"model": {"type": "WordPiece", "vocab": {}}})";
+  EXPECT_THROW(Engine::create(c), UnsupportedError);
+
+  c.model_dir = copy("notok");
+  std::remove((c.model_dir + "/tokenizer.json").c_str());
+  EXPECT_THROW(Engine::create(c), IoError);
+
+  c.model_dir = copy("noweights");
+  std::remove((c.model_dir + "/model.safetensors").c_str());
+  EXPECT_THROW(Engine::create(c), IoError);
+}
+
+TEST(EngineErrors, UnusableCacheDirectory) {
+  test::TempDir dir;
+  std::ofstream(dir / "file") << "x";
+  try {
+    Engine::create(config_for("llama", dir / "file/cache"));
+    FAIL() << "cache dir below a regular file accepted";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("file/cache"), std::string::npos) << e.what();
+  }
+}
+
+TEST(EngineErrors, CacheTooSmallStillAnswers) {
+  test::TempDir dir;
+  EngineConfig c = config_for("llama", dir.path());
+  c.cache.disk_budget_bytes = 100;  // smaller than any entry: nothing can be stored
+  c.cache.memory_budget_bytes = 0;
+  auto engine = Engine::create(c);
+  auto a = engine->generate(request(kBlocks, 4));
+  auto b = engine->generate(request(kBlocks, 4));
+  EXPECT_EQ(b.timings.blocks_computed, 3);
+  EXPECT_EQ(a.tokens, b.tokens);
+}
+
+}  // namespace
+}  // namespace blockattn

@@ -1,0 +1,16 @@
+// Subcommands of the `blockattn` CLI. Each registers its options on the app and returns the
+// function that runs it; errors propagate as exceptions to main(), which prints one line.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace blockattn::cli {
+
+using Runner = std::function<int()>;
+
+Runner add_generate(CLI::App& app);
+Runner add_info(CLI::App& app);
+
+}  // namespace blockattn::cli

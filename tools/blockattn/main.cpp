@@ -1,0 +1,45 @@
+// blockattn: block-attention inference for long-context and RAG prompts.
+#include <cstdio>
+#include <map>
+
+#include "blockattn/error.h"
+#include "commands.h"
+#include "core/log.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "blockattn — block-attention inference: context blocks are encoded once, cached by content\n"
+      "and reused at any position; only the final block (the question) attends to everything."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "blockattn 0.1.0");
+  bool verbose = false, quiet = false;
+  app.add_flag("-v,--verbose", verbose, "Log progress and cache activity to stderr");
+  app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
+
+  const std::map<std::string, blockattn::cli::Runner> runners = {
+      {"generate", blockattn::cli::add_generate(app)},
+      {"info", blockattn::cli::add_info(app)},
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  blockattn::set_log_level(verbose ? blockattn::LogLevel::kInfo
+                                   : quiet ? blockattn::LogLevel::kError : blockattn::LogLevel::kWarn);
+  try {
+    for (const auto& [name, run] : runners)
+      if (app.got_subcommand(name)) return run();
+  } catch (const blockattn::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    // libtorch (c10::Error) and the standard library: still one line, still non-zero.
+    std::string what = e.what();
+    if (auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
+    std::fprintf(stderr, "error: %s\n", what.c_str());
+    return 1;
+  }
+  return 0;
+}
