@@ -60,9 +60,11 @@ int main(int argc, char** argv) {
     auto [warm, tw] = ttft(*engine, blockattn::AttentionMode::kBlock, repeats);
     auto [full, tf] = ttft(*engine, blockattn::AttentionMode::kFull, repeats);
     blockattn::ModelInfo info = engine->info();
-    std::printf("model %s (%.1f M params, %s on %s), context %d tokens in %d blocks + %d-token query\n",
+    int block_total = 0;
+    for (const auto& b : req.blocks) block_total += static_cast<int>(tok->encode(b).size());
+    std::printf("model %s (%.1f M params, %s on %s), prompt %d tokens: %d blocks (%d tokens) + query\n",
                 info.architecture.c_str(), info.parameters / 1e6, info.dtype.c_str(), info.device.c_str(),
-                tc.prompt_tokens, n_blocks, tc.prompt_tokens - n_blocks * block_tokens);
+                tc.prompt_tokens, n_blocks, block_total);
     std::printf("TTFT block cold   %9.2f ms  (computed %d, reused %d)\n", cold, tc.blocks_computed, tc.blocks_reused);
     std::printf("TTFT block warm   %9.2f ms  (computed %d, reused %d, memory tier)\n", warm, tw.blocks_computed,
                 tw.blocks_reused);

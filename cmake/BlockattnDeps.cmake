@@ -4,6 +4,7 @@
 
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(Threads REQUIRED)
+find_package(ZLIB REQUIRED)  # src/data: gzip man pages, changelogs, dictd files
 
 # C libraries: prefer the static archive so binaries run where the shared one is absent.
 function(blockattn_find_c_lib var header)
@@ -25,7 +26,7 @@ add_library(blockattn_deps_base INTERFACE)
 add_library(blockattn::deps_base ALIAS blockattn_deps_base)
 target_link_libraries(blockattn_deps_base INTERFACE
   nlohmann_json::nlohmann_json blockattn::pcre2 blockattn::utf8proc blockattn::xxhash
-  blockattn::zstd Threads::Threads ${CMAKE_DL_LIBS})
+  blockattn::zstd ZLIB::ZLIB Threads::Threads ${CMAKE_DL_LIBS})
 
 if(BLOCKATTN_WITH_SENTENCEPIECE)
   find_path(sentencepiece_INCLUDE_DIR sentencepiece_processor.h)

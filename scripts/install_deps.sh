@@ -6,9 +6,10 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config zstd
   libtorch-dev                      # libtorch 1.13, CPU
+  libopenblas0-pthread              # without it libtorch runs on reference BLAS, ~50x slower
   libsentencepiece-dev sentencepiece
   nlohmann-json3-dev libcli11-dev
-  libpcre2-dev libutf8proc-dev libxxhash-dev libzstd-dev
+  libpcre2-dev libutf8proc-dev libxxhash-dev libzstd-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

@@ -37,6 +37,9 @@ BlockKey block_key(const Model& model, const SinkConfig& sinks, const std::vecto
 torch::Tensor prefill_blocks(const Model& model, const PromptLayout& layout, const SinkConfig& sinks,
                              BlockStore* store, KVCache& cache, PrefillStats* stats, bool all_logits) {
   if (cache.size() != 0) throw Error("internal: prefill_blocks needs an empty cache");
+  // Blocks go into the cache at local rotation; then every key of every block is moved to its
+  // global position in one pass (RoPE re-encoding) instead of one rotation per block.
+  std::vector<int64_t> offsets, lengths;
   for (const PromptBlock& block : layout.blocks) {
     auto compute = [&] { return encode_block(model, block.tokens); };
     BlockKV local;
@@ -48,8 +51,13 @@ torch::Tensor prefill_blocks(const Model& model, const PromptLayout& layout, con
       local = compute();
       if (stats) stats->blocks_computed++;
     }
-    BlockKV placed = place_block(model, local, block.offset);
-    cache.append_block(placed.k, placed.v);
+    cache.append_block(local.k, local.v);
+    offsets.push_back(block.offset);
+    lengths.push_back(static_cast<int64_t>(block.tokens.size()));
+  }
+  if (!layout.blocks.empty()) {
+    torch::Tensor keys = cache.key_range(0, layout.final_offset);  // [n_layer, n_kv, Σ len, hd]
+    keys.copy_(model.rope().shift_blocks(keys, offsets, lengths));
   }
   return model.forward(token_tensor(model, layout.final_tokens), cache,
                        all_logits ? LogitsFor::kAll : LogitsFor::kLast);

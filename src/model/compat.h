@@ -28,19 +28,21 @@ inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, c
   return at::scaled_dot_product_attention(q, k, v, m, /*dropout_p=*/0.0, causal,
                                           /*scale=*/c10::nullopt, /*enable_gqa=*/n_rep > 1);
 #else
-  torch::Tensor kk = n_rep > 1 ? k.repeat_interleave(n_rep, 1) : k;  // [B, n_head, Tk, D]
-  torch::Tensor vv = n_rep > 1 ? v.repeat_interleave(n_rep, 1) : v;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  torch::Tensor scores = torch::matmul(q.to(torch::kFloat32), kk.to(torch::kFloat32).transpose(-2, -1)) *
-                         scale;  // [B, n_head, Tq, Tk]
-  if (causal) {
-    auto allowed = torch::ones({q.size(2), k.size(2)}, q.options().dtype(torch::kBool)).tril();
-    scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
-  } else if (mask) {
-    scores = scores.masked_fill(mask->logical_not(), -std::numeric_limits<float>::infinity());
+  // Grouped-query attention without copying K/V: the n_rep query heads that share a KV head are
+  // folded into the query-length dimension. q's heads are kv-major (head h reads KV head h / n_rep).
+  const int64_t B = q.size(0), n_kv = k.size(1), Tq = q.size(2), Tk = k.size(2), D = q.size(3);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  torch::Tensor qf = q.to(torch::kFloat32).reshape({B, n_kv, n_rep * Tq, D});        // [B, n_kv, n_rep*Tq, D]
+  torch::Tensor scores = torch::matmul(qf, k.to(torch::kFloat32).transpose(-2, -1)) *  // [B, n_kv, n_rep*Tq, Tk]
+                         scale;
+  if (causal || mask) {
+    torch::Tensor allowed = causal ? torch::ones({Tq, Tk}, q.options().dtype(torch::kBool)).tril() : *mask;
+    scores = scores.view({B, n_kv, n_rep, Tq, Tk})
+                 .masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity())
+                 .view({B, n_kv, n_rep * Tq, Tk});
   }
   torch::Tensor probs = torch::softmax(scores, -1);
-  return torch::matmul(probs, vv.to(torch::kFloat32)).to(q.scalar_type());
+  return torch::matmul(probs, v.to(torch::kFloat32)).view({B, n_kv * n_rep, Tq, D}).to(q.scalar_type());
 #endif
 }
 

@@ -6,8 +6,6 @@
 
 #include <torch/torch.h>
 
-#include <vector>
-
 #include "blockattn/model_config.h"
 
 namespace blockattn {
@@ -23,7 +21,7 @@ class KVCache {
   void set_base_position(int64_t p) { base_position_ = p; }
   int64_t next_position() const { return base_position_ + size_; }
   int64_t capacity() const { return capacity_; }
-  int64_t num_layers() const { return static_cast<int64_t>(k_.size()); }
+  int64_t num_layers() const { return k_.size(0); }
 
   // Writes new keys/values of one layer at positions [size(), size() + T); call commit(T) once
   // every layer has written. k_new, v_new: [1, n_kv_head, T, head_dim].
@@ -34,9 +32,12 @@ class KVCache {
   torch::Tensor keys(int64_t layer, int64_t upto) const;
   torch::Tensor values(int64_t layer, int64_t upto) const;
 
-  // Copies a whole block's KV for all layers into positions [at, at + n) and advances size()
-  // to at + n. k, v: [n_layer, n_kv_head, n, head_dim]; `at` must equal size().
+  // Copies a whole block's KV for all layers into positions [size(), size() + n) and advances
+  // size() by n. k, v: [n_layer, n_kv_head, n, head_dim]. One copy per tensor for all layers.
   void append_block(const torch::Tensor& k, const torch::Tensor& v);
+
+  // All layers' keys of positions [begin, end) as a writable view: [n_layer, n_kv_head, n, head_dim].
+  torch::Tensor key_range(int64_t begin, int64_t end) { return k_.narrow(2, begin, end - begin); }
 
   // All layers' KV of positions [begin, end): [n_layer, n_kv_head, end - begin, head_dim] (copies).
   std::pair<torch::Tensor, torch::Tensor> export_range(int64_t begin, int64_t end) const;
@@ -47,8 +48,8 @@ class KVCache {
   int64_t capacity_;
   int64_t size_ = 0;
   int64_t base_position_ = 0;
-  std::vector<torch::Tensor> k_;  // n_layer × [1, n_kv_head, capacity, head_dim]
-  std::vector<torch::Tensor> v_;  // n_layer × [1, n_kv_head, capacity, head_dim]
+  torch::Tensor k_;  // [n_layer, n_kv_head, capacity, head_dim]
+  torch::Tensor v_;  // [n_layer, n_kv_head, capacity, head_dim]
 };
 
 }  // namespace blockattn

@@ -29,39 +29,43 @@ torch::Tensor Model::rms_norm(const torch::Tensor& x, const torch::Tensor& weigh
   return weight * (xf * torch::rsqrt(var + config_.rms_norm_eps)).to(x.scalar_type());
 }
 
-torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x,
-                                     const torch::Tensor& cos, const torch::Tensor& sin,
-                                     KVCache& cache) const {
-  const int64_t T = x.size(0);
+torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x, int64_t B,
+                                     const torch::Tensor& cos, const torch::Tensor& sin, KVCache* cache) const {
+  // x: [B*T, hidden]. The projections stay 2-D matmuls (as they always were for inference) so
+  // inference results do not depend on whether a batch dimension exists.
+  const int64_t T = x.size(0) / B;
   const int64_t hd = config_.head_dim;
-  // x: [T, hidden]
-  torch::Tensor q = torch::linear(x, w.q_proj, w.q_bias).view({T, config_.num_heads, hd});     // [T, n_head, hd]
-  torch::Tensor k = torch::linear(x, w.k_proj, w.k_bias).view({T, config_.num_kv_heads, hd});  // [T, n_kv, hd]
-  torch::Tensor v = torch::linear(x, w.v_proj, w.v_bias).view({T, config_.num_kv_heads, hd});  // [T, n_kv, hd]
+  torch::Tensor q = torch::linear(x, w.q_proj, w.q_bias).view({B, T, config_.num_heads, hd});     // [B, T, n_head, hd]
+  torch::Tensor k = torch::linear(x, w.k_proj, w.k_bias).view({B, T, config_.num_kv_heads, hd});  // [B, T, n_kv, hd]
+  torch::Tensor v = torch::linear(x, w.v_proj, w.v_bias).view({B, T, config_.num_kv_heads, hd});  // [B, T, n_kv, hd]
   if (config_.qk_norm) {
     q = rms_norm(q, w.q_norm);
     k = rms_norm(k, w.k_norm);
   }
-  q = RotaryEmbedding::apply(q.transpose(0, 1), cos, sin).unsqueeze(0);  // [1, n_head, T, hd]
-  k = RotaryEmbedding::apply(k.transpose(0, 1), cos, sin).unsqueeze(0);  // [1, n_kv, T, hd]
-  v = v.transpose(0, 1).unsqueeze(0);                                    // [1, n_kv, T, hd]
+  q = RotaryEmbedding::apply(q.transpose(1, 2), cos, sin);  // [B, n_head, T, hd]
+  k = RotaryEmbedding::apply(k.transpose(1, 2), cos, sin);  // [B, n_kv, T, hd]
+  v = v.transpose(1, 2);                                    // [B, n_kv, T, hd]
 
-  const int64_t past = cache.size();
-  cache.write(layer, k, v);
-  torch::Tensor keys = cache.keys(layer, past + T);      // [1, n_kv, past+T, hd]
-  torch::Tensor values = cache.values(layer, past + T);  // [1, n_kv, past+T, hd]
-  torch::Tensor out;
-  if (past == 0) {
-    out = compat::attention(q, keys, values, std::nullopt, /*causal=*/T > 1);
-  } else if (T == 1) {
-    out = compat::attention(q, keys, values, std::nullopt, /*causal=*/false);
+  torch::Tensor out;  // [B, n_head, T, hd]
+  if (!cache) {
+    out = compat::attention(q, k, v, std::nullopt, /*causal=*/T > 1);
   } else {
-    // Query i sits at position past + i: it sees all cached positions and new ones up to itself.
-    torch::Tensor allowed = torch::ones({T, past + T}, torch::TensorOptions().dtype(torch::kBool).device(device_))
-                                .tril(past);  // [T, past+T]
-    out = compat::attention(q, keys, values, allowed, /*causal=*/false);
+    const int64_t past = cache->size();
+    cache->write(layer, k, v);
+    torch::Tensor keys = cache->keys(layer, past + T);      // [1, n_kv, past+T, hd]
+    torch::Tensor values = cache->values(layer, past + T);  // [1, n_kv, past+T, hd]
+    if (past == 0) {
+      out = compat::attention(q, keys, values, std::nullopt, /*causal=*/T > 1);
+    } else if (T == 1) {
+      out = compat::attention(q, keys, values, std::nullopt, /*causal=*/false);
+    } else {
+      // Query i sits at position past + i: it sees all cached positions and new ones up to itself.
+      torch::Tensor allowed = torch::ones({T, past + T}, torch::TensorOptions().dtype(torch::kBool).device(device_))
+                                  .tril(past);  // [T, past+T]
+      out = compat::attention(q, keys, values, allowed, /*causal=*/false);
+    }
   }
-  out = out[0].transpose(0, 1).reshape({T, config_.num_heads * hd});  // [T, n_head*hd]
+  out = out.transpose(1, 2).reshape({B * T, config_.num_heads * hd});  // [B*T, n_head*hd]
   return torch::linear(out, w.o_proj, w.o_bias);
 }
 
@@ -69,6 +73,16 @@ torch::Tensor Model::mlp_block(const LayerWeights& w, const torch::Tensor& x) co
   torch::Tensor gate = torch::linear(x, w.gate_proj, w.gate_bias);  // [T, inter]
   torch::Tensor up = torch::linear(x, w.up_proj, w.up_bias);        // [T, inter]
   return torch::linear(torch::silu(gate) * up, w.down_proj, w.down_bias);
+}
+
+torch::Tensor Model::run_layers(torch::Tensor x, int64_t B, const torch::Tensor& cos, const torch::Tensor& sin,
+                                KVCache* cache) const {
+  for (int64_t l = 0; l < config_.num_layers; ++l) {
+    const LayerWeights& w = weights_.layers[l];
+    x = x + attention_block(w, l, rms_norm(x, w.input_norm), B, cos, sin, cache);
+    x = x + mlp_block(w, rms_norm(x, w.post_norm));
+  }
+  return x;  // [B*T, hidden]
 }
 
 torch::Tensor Model::forward(const torch::Tensor& ids, KVCache& cache, LogitsFor logits) const {
@@ -81,15 +95,25 @@ torch::Tensor Model::forward(const torch::Tensor& ids, KVCache& cache, LogitsFor
                      std::to_string(config_.max_position_embeddings));
   auto [cos, sin] = rope_.cos_sin_range(start, T, options());  // [T, hd] each
   torch::Tensor x = weights_.embed.index_select(0, ids.to(device_, torch::kInt64));  // [T, hidden]
-  for (int64_t l = 0; l < config_.num_layers; ++l) {
-    const LayerWeights& w = weights_.layers[l];
-    x = x + attention_block(w, l, rms_norm(x, w.input_norm), cos, sin, cache);
-    x = x + mlp_block(w, rms_norm(x, w.post_norm));
-  }
+  x = run_layers(x, /*B=*/1, cos, sin, &cache);                                      // [T, hidden]
   cache.commit(T);
   if (logits == LogitsFor::kNone) return {};
   if (logits == LogitsFor::kLast) x = x.narrow(0, T - 1, 1);
   return torch::linear(rms_norm(x, weights_.final_norm), weights_.lm_head).to(torch::kFloat32);
+}
+
+torch::Tensor Model::forward_train(const torch::Tensor& ids) const {
+  if (ids.dim() != 2 || ids.size(1) == 0) throw InputError("forward_train() needs ids of shape [B, T] with T > 0");
+  const int64_t B = ids.size(0), T = ids.size(1);
+  if (T > config_.max_position_embeddings)
+    throw InputError("sequence of " + std::to_string(T) + " tokens exceeds the model's context of " +
+                     std::to_string(config_.max_position_embeddings));
+  auto [cos, sin] = rope_.cos_sin_range(0, T, options());  // [T, hd] each
+  torch::Tensor flat = ids.to(device_, torch::kInt64).reshape({B * T});  // [B*T]
+  torch::Tensor x = weights_.embed.index_select(0, flat);               // [B*T, hidden]
+  x = run_layers(x, B, cos, sin, /*cache=*/nullptr);                    // [B*T, hidden]
+  torch::Tensor logits = torch::linear(rms_norm(x, weights_.final_norm), weights_.lm_head);  // [B*T, vocab]
+  return logits.to(torch::kFloat32).view({B, T, config_.vocab_size});
 }
 
 }  // namespace blockattn

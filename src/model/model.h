@@ -48,10 +48,20 @@ class Model {
 
   KVCache new_cache(int64_t capacity) const { return KVCache(config_, capacity, options()); }
 
+  // Training forward: `ids` [B, T] int64 at positions [0, T), causal attention within each row,
+  // no cache and no NoGradGuard, so gradients reach every weight that requires_grad. Runs the
+  // same layer code as forward(). Returns float32 logits [B, T, vocab].
+  torch::Tensor forward_train(const torch::Tensor& ids) const;
+
  private:
   Model(ModelConfig config, torch::Device device, torch::ScalarType dtype);
-  torch::Tensor attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x,
-                                const torch::Tensor& cos, const torch::Tensor& sin, KVCache& cache) const;
+  // The layer stack shared by forward() and forward_train(): x [B*T, hidden] (rows grouped by
+  // sequence), cos/sin [T, hd]. `cache` (inference, B == 1) receives each layer's KV; without one
+  // each sequence attends causally to itself.
+  torch::Tensor run_layers(torch::Tensor x, int64_t B, const torch::Tensor& cos, const torch::Tensor& sin,
+                           KVCache* cache) const;
+  torch::Tensor attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x, int64_t B,
+                                const torch::Tensor& cos, const torch::Tensor& sin, KVCache* cache) const;
   torch::Tensor mlp_block(const LayerWeights& w, const torch::Tensor& x) const;
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
 

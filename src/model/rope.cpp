@@ -74,4 +74,15 @@ torch::Tensor RotaryEmbedding::shift(const torch::Tensor& k, int64_t offset) con
   return apply(k.to(compute_type), cos, sin).to(k.scalar_type());
 }
 
+torch::Tensor RotaryEmbedding::shift_blocks(const torch::Tensor& k, const std::vector<int64_t>& offsets,
+                                           const std::vector<int64_t>& lengths) const {
+  auto compute_type = k.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  auto [cos, sin] = cos_sin(offsets, k.options().dtype(compute_type));  // [n_blocks, head_dim] each
+  // Expand per block to per position on the device: one small index upload, no per-block kernels.
+  std::vector<int64_t> block_of_position;
+  for (size_t b = 0; b < lengths.size(); ++b) block_of_position.insert(block_of_position.end(), lengths[b], b);
+  torch::Tensor index = torch::tensor(block_of_position, torch::kInt64).to(k.device());  // [Σ lengths]
+  return apply(k.to(compute_type), cos.index_select(0, index), sin.index_select(0, index)).to(k.scalar_type());
+}
+
 }  // namespace blockattn

@@ -32,6 +32,11 @@ class RotaryEmbedding {
   // the RoPE re-encoding that moves a block's keys from local positions to global ones.
   torch::Tensor shift(const torch::Tensor& k, int64_t offset) const;
 
+  // Several blocks at once: k ([..., Σ lengths, head_dim]) holds blocks back to back, block i
+  // being lengths[i] positions long and moved by offsets[i]. One rotation for the whole range.
+  torch::Tensor shift_blocks(const torch::Tensor& k, const std::vector<int64_t>& offsets,
+                             const std::vector<int64_t>& lengths) const;
+
  private:
   int64_t head_dim_;
   std::vector<double> inv_freq_;

@@ -12,5 +12,10 @@ using Runner = std::function<int()>;
 
 Runner add_generate(CLI::App& app);
 Runner add_info(CLI::App& app);
+Runner add_pretrain(CLI::App& app);
+Runner add_shard(CLI::App& app);
+Runner add_corpus(CLI::App& app);
+Runner add_synth(CLI::App& app);
+Runner add_tokenizer(CLI::App& app);
 
 }  // namespace blockattn::cli

@@ -17,8 +17,13 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
 
   const std::map<std::string, blockattn::cli::Runner> runners = {
+      {"corpus", blockattn::cli::add_corpus(app)},
       {"generate", blockattn::cli::add_generate(app)},
       {"info", blockattn::cli::add_info(app)},
+      {"pretrain", blockattn::cli::add_pretrain(app)},
+      {"shard", blockattn::cli::add_shard(app)},
+      {"synth", blockattn::cli::add_synth(app)},
+      {"tokenizer", blockattn::cli::add_tokenizer(app)},
   };
 
   try {

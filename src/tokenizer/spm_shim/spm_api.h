@@ -27,10 +27,20 @@ struct BaSpmApi {
   int (*is_unknown)(void* sp, int id);
   int (*bos_id)(void* sp);
   int (*eos_id)(void* sp);
+  // --- version 2 ---
+  // Trains a model (libsentencepiece_train) on n sentences with the trainer flags given as
+  // n_options key/value pairs (spm_train's names, e.g. "vocab_size", "model_type"). `seed` seeds
+  // sentencepiece's global random generator first. On success calls on_model once with the
+  // serialized model and returns 0; on failure returns -1 with a message in err.
+  int (*train)(const char* const* keys, const char* const* values, size_t n_options,
+               const char* const* sentences, const size_t* sentence_sizes, size_t n_sentences,
+               unsigned seed, void (*on_model)(void* ctx, const char* data, size_t size), void* ctx,
+               char* err, size_t err_cap);
 };
 
 // The one exported symbol.
 const BaSpmApi* ba_spm_api(void);
 }
 
-inline constexpr int kBaSpmApiVersion = 1;
+// 2: train appended (members of version 1 unchanged, in order).
+inline constexpr int kBaSpmApiVersion = 2;

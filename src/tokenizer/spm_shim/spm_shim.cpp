@@ -1,9 +1,12 @@
 // libblockattn_spm: libsentencepiece behind a C table of functions (see spm_api.h for why).
 #include <sentencepiece_processor.h>
+#include <sentencepiece_trainer.h>
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "spm_api.h"
@@ -70,8 +73,56 @@ int is_unknown(void* sp, int id) { return static_cast<Processor*>(sp)->IsUnknown
 int bos_id(void* sp) { return static_cast<Processor*>(sp)->bos_id(); }
 int eos_id(void* sp) { return static_cast<Processor*>(sp)->eos_id(); }
 
-const BaSpmApi kApi = {kBaSpmApiVersion, load, destroy, encode, decode, piece_size, piece_to_id,
-                       id_to_piece, is_control, is_unknown, bos_id, eos_id};
+// The caller's sentences, handed to the trainer one at a time without copying them first.
+class ArrayIterator : public sentencepiece::SentenceIterator {
+ public:
+  ArrayIterator(const char* const* data, const size_t* sizes, size_t n) : data_(data), sizes_(sizes), n_(n) { load(); }
+  bool done() const override { return i_ >= n_; }
+  void Next() override {
+    ++i_;
+    load();
+  }
+  const std::string& value() const override { return value_; }
+  sentencepiece::util::Status status() const override { return sentencepiece::util::Status(); }  // ok
+
+ private:
+  void load() {
+    if (i_ < n_) value_.assign(data_[i_], sizes_[i_]);
+  }
+  const char* const* data_;
+  const size_t* sizes_;
+  size_t n_;
+  size_t i_ = 0;
+  std::string value_;
+};
+
+int train(const char* const* keys, const char* const* values, size_t n_options, const char* const* sentences,
+          const size_t* sentence_sizes, size_t n_sentences, unsigned seed,
+          void (*on_model)(void* ctx, const char* data, size_t size), void* ctx, char* err, size_t err_cap) {
+  // Nothing may unwind through the C table: allocation failures become an error message too.
+  try {
+    std::unordered_map<std::string, std::string> kwargs;
+    for (size_t i = 0; i < n_options; ++i) kwargs[keys[i]] = values[i];
+    // Input sampling and shuffling draw from this generator; seeding it keeps training
+    // reproducible even if a caller turns sampling on.
+    sentencepiece::SetRandomGeneratorSeed(seed);
+    ArrayIterator it(sentences, sentence_sizes, n_sentences);
+    std::string model;
+    auto status = sentencepiece::SentencePieceTrainer::Train(kwargs, &it, &model);
+    if (!status.ok()) {
+      set_error(status.ToString(), err, err_cap);
+      return -1;
+    }
+    on_model(ctx, model.data(), model.size());
+    return 0;
+  } catch (const std::exception& e) {
+    set_error(std::string("sentencepiece training failed: ") + e.what(), err, err_cap);
+    return -1;
+  }
+}
+
+const BaSpmApi kApi = {kBaSpmApiVersion, load,       destroy,    encode, decode, piece_size, piece_to_id,
+                       id_to_piece,      is_control, is_unknown, bos_id, eos_id, train};
 
 }  // namespace
 

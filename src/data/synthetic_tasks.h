@@ -1,0 +1,84 @@
+// Synthetic long-context tasks (`blockattn synth`): passages of real corpus text with planted
+// facts, then a question only the context answers. The passages double as the blocks of a
+// block-attention prompt.
+//
+//   retrieval    one fact "The access code of the Alder archive is 48213." in a random passage;
+//                "What is the access code of the Alder archive?" -> "48213"
+//   far          the same, the fact always in the first passage (farthest from the question)
+//   distractors  the fact plus near-miss facts: the same name with another noun (Alder annex),
+//                a look-alike name (Elder archive), another attribute of the same key
+//   two-facts    "The Alder archive is in the town of Marlow." + "The access code of the town of
+//                Marlow is 48213." in different passages, a decoy pair for another town;
+//                "What is the access code of the town where the Alder archive is?"
+//
+// Names, nouns and values come from the split's own pool (name_pools.h), so evaluation items
+// share no entity or value with training items. Item i of a (seed, split, task) is the same
+// whatever n is.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "data/name_pools.h"
+#include "data/synthetic_passages.h"
+
+namespace blockattn::data {
+
+enum class SynthTask { kRetrieval, kTwoFacts, kDistractors, kFar };
+
+std::string_view task_name(SynthTask task);     // "retrieval" | "two-facts" | "distractors" | "far"
+SynthTask parse_task(std::string_view name);    // throws InputError
+
+struct SynthOptions {
+  SynthTask task = SynthTask::kRetrieval;
+  Split split = Split::kTrain;
+  size_t passages = 8;          // 1..256
+  size_t passage_tokens = 200;  // 16..8192
+  uint64_t seed = 1;
+};
+
+struct SynthFact {
+  std::string text;                // the planted sentence
+  size_t passage = 0;              // where it was planted
+  std::string role;                // "answer" | "bridge" | "distractor"
+  std::vector<std::string> names;  // the names it mentions (pool names or look-alikes)
+  std::string noun;                // the noun of its key, empty for a town's fact
+  std::string value;               // its number, or the town of a bridge
+};
+
+struct SynthItem {
+  std::string id;  // "<split>-<task>-s<seed>-<index>"
+  SynthTask task = SynthTask::kRetrieval;
+  Split split = Split::kTrain;
+  std::vector<std::string> passages;
+  size_t fact_passage = 0;  // the passage holding the answer
+  std::string question;
+  std::string answer;
+  std::vector<SynthFact> facts;
+
+  // Passages joined by blank lines, then "\n\nQuestion: <q>\nAnswer: <a>".
+  std::string text() const;
+  // One JSONL line (no newline): id, task, split, passages, fact_passage, question, answer,
+  // text, facts.
+  std::string to_json_line() const;
+};
+
+class SynthGenerator {
+ public:
+  // Throws InputError for options out of range or a corpus without text.
+  SynthGenerator(const std::vector<std::string>& documents, const SynthOptions& options, TokenCounter counter = {});
+
+  SynthItem make(size_t index) const;
+
+  const PassageSampler& sampler() const { return sampler_; }
+
+ private:
+  SynthOptions options_;
+  PassageSampler sampler_;
+  uint64_t stream_;  // (seed, split, task) hashed: the item seeds of one stream
+};
+
+}  // namespace blockattn::data

@@ -1,0 +1,87 @@
+#include "data/text_clean.h"
+
+#include <algorithm>
+
+namespace blockattn::data {
+
+namespace {
+// Length of the valid UTF-8 sequence at s[i] (>= 2 bytes), or 0.
+size_t multibyte_length(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  size_t n;
+  unsigned cp;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2, cp = c & 0x1F;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3, cp = c & 0x0F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4, cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i + k) & 0x3F);
+  }
+  if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+}  // namespace
+
+void append_utf8(std::string& out, unsigned cp) {
+  if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return;
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+std::string clean_text(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  if (raw.size() >= 3 && raw.substr(0, 3) == "\xEF\xBB\xBF") raw.remove_prefix(3);  // BOM
+  for (size_t i = 0; i < raw.size();) {
+    unsigned char c = static_cast<unsigned char>(raw[i]);
+    if (c < 0x80) {
+      if (c == '\r') {
+        out += '\n';
+        i += (i + 1 < raw.size() && raw[i + 1] == '\n') ? 2 : 1;
+        continue;
+      }
+      if (c == '\f') out += '\n';
+      else if (c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7F)) out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    if (size_t n = multibyte_length(raw, i)) {
+      // C1 controls (U+0080..U+009F) are as unwanted as C0 ones.
+      bool c1 = n == 2 && c == 0xC2 && static_cast<unsigned char>(raw[i + 1]) < 0xA0;
+      if (!c1) out.append(raw.substr(i, n));
+      i += n;
+      continue;
+    }
+    if (c >= 0xA0) append_utf8(out, c);  // Latin-1; 0x80..0x9F are controls there
+    ++i;
+  }
+  return out;
+}
+
+bool looks_binary(std::string_view raw) {
+  std::string_view head = raw.substr(0, std::min<size_t>(raw.size(), 1024));
+  return head.find('\0') != std::string_view::npos;
+}
+
+}  // namespace blockattn::data

@@ -1,0 +1,149 @@
+#include "train/train_config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "blockattn/error.h"
+#include "core/io.h"
+
+namespace blockattn::train {
+
+namespace {
+
+using nlohmann::json;
+
+// Reads known fields of the "training" object, rejecting unknown ones (a typo should not
+// silently fall back to a default) and mistyped values.
+void parse_training(const json& j, TrainConfig& t, const std::string& where) {
+  if (!j.is_object()) throw FormatError(where + ": \"training\" must be an object");
+  auto num = [&](const char* key, auto& field) {
+    if (!j.contains(key)) return;
+    const json& v = j.at(key);
+    if (!v.is_number()) throw FormatError(where + ": training." + key + " must be a number");
+    field = v.get<std::decay_t<decltype(field)>>();
+  };
+  auto str = [&](const char* key, std::string& field) {
+    if (!j.contains(key)) return;
+    if (!j.at(key).is_string()) throw FormatError(where + ": training." + key + " must be a string");
+    field = j.at(key).get<std::string>();
+  };
+  static const char* known[] = {"seq_len", "batch_size", "grad_accum", "lr", "min_lr", "warmup_steps",
+                                "total_steps", "total_tokens", "weight_decay", "beta1", "beta2", "eps",
+                                "grad_clip", "eval_every", "eval_batches", "checkpoint_every", "log_every",
+                                "seed", "device", "dtype", "peak_flops"};
+  for (const auto& item : j.items()) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || item.key() == k;
+    if (!ok) throw FormatError(where + ": unknown field training." + item.key());
+  }
+  num("seq_len", t.seq_len);
+  num("batch_size", t.batch_size);
+  num("grad_accum", t.grad_accum);
+  num("lr", t.lr);
+  num("min_lr", t.min_lr);
+  num("warmup_steps", t.warmup_steps);
+  num("total_steps", t.total_steps);
+  num("total_tokens", t.total_tokens);
+  num("weight_decay", t.weight_decay);
+  num("beta1", t.beta1);
+  num("beta2", t.beta2);
+  num("eps", t.eps);
+  num("grad_clip", t.grad_clip);
+  num("eval_every", t.eval_every);
+  num("eval_batches", t.eval_batches);
+  num("checkpoint_every", t.checkpoint_every);
+  num("log_every", t.log_every);
+  num("seed", t.seed);
+  str("device", t.device);
+  str("dtype", t.dtype);
+  num("peak_flops", t.peak_flops);
+}
+
+json training_json(const TrainConfig& t) {
+  return {{"seq_len", t.seq_len},           {"batch_size", t.batch_size},     {"grad_accum", t.grad_accum},
+          {"lr", t.lr},                     {"min_lr", t.min_lr},             {"warmup_steps", t.warmup_steps},
+          {"total_steps", t.total_steps},   {"total_tokens", t.total_tokens}, {"weight_decay", t.weight_decay},
+          {"beta1", t.beta1},               {"beta2", t.beta2},               {"eps", t.eps},
+          {"grad_clip", t.grad_clip},       {"eval_every", t.eval_every},     {"eval_batches", t.eval_batches},
+          {"checkpoint_every", t.checkpoint_every}, {"log_every", t.log_every}, {"seed", t.seed},
+          {"device", t.device},             {"dtype", t.dtype},               {"peak_flops", t.peak_flops}};
+}
+
+void check_training(const PretrainConfig& c, const std::string& where) {
+  const TrainConfig& t = c.train;
+  auto fail = [&](const std::string& why) { throw InputError(where + ": " + why); };
+  auto positive = [&](const char* name, int64_t v) {
+    if (v <= 0) fail(std::string("training.") + name + " must be positive, got " + std::to_string(v));
+  };
+  positive("seq_len", t.seq_len);
+  positive("batch_size", t.batch_size);
+  positive("grad_accum", t.grad_accum);
+  positive("total_steps", t.total_steps);
+  if (t.seq_len > c.model.max_position_embeddings)
+    fail("training.seq_len " + std::to_string(t.seq_len) + " exceeds model.max_position_embeddings " +
+         std::to_string(c.model.max_position_embeddings));
+  if (!(t.lr > 0) || t.min_lr < 0 || t.min_lr > t.lr) fail("need 0 <= training.min_lr <= training.lr and lr > 0");
+  if (t.warmup_steps < 0) fail("training.warmup_steps must be >= 0");
+  if (t.weight_decay < 0) fail("training.weight_decay must be >= 0");
+  if (!(t.beta1 >= 0 && t.beta1 < 1 && t.beta2 >= 0 && t.beta2 < 1)) fail("training.beta1/beta2 must be in [0, 1)");
+  if (!(t.eps > 0)) fail("training.eps must be positive");
+  if (t.eval_every < 0 || t.eval_batches < 0 || t.checkpoint_every < 0 || t.log_every < 0)
+    fail("eval_every, eval_batches, checkpoint_every and log_every must be >= 0");
+  if (t.dtype != "auto" && t.dtype != "float32" && t.dtype != "bfloat16")
+    fail("training.dtype must be auto, float32 or bfloat16, not \"" + t.dtype + "\"");
+}
+
+}  // namespace
+
+PretrainConfig PretrainConfig::from_json(const std::string& text, const std::string& source) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw FormatError(source + ": malformed JSON: " + e.what());
+  }
+  if (!j.is_object() || !j.contains("model") || !j["model"].is_object() || !j.contains("training"))
+    throw FormatError(source + ": expected {\"model\": {...}, \"training\": {...}}");
+  for (const auto& item : j.items())
+    if (item.key() != "model" && item.key() != "training")
+      throw FormatError(source + ": unknown top-level field \"" + item.key() + "\"");
+  json model = j["model"];
+  if (!model.contains("model_type") && !model.contains("architectures")) model["model_type"] = "llama";
+  PretrainConfig c;
+  c.model = ModelConfig::from_json(model.dump(), source + " (model section)");
+  parse_training(j["training"], c.train, source);
+  if (c.train.total_steps == 0 && c.train.total_tokens > 0 && c.train.tokens_per_step() > 0)
+    c.train.total_steps = (c.train.total_tokens + c.train.tokens_per_step() - 1) / c.train.tokens_per_step();
+  check_training(c, source);
+  c.canonical_json = json{{"model", json::parse(c.model.to_json())}, {"training", training_json(c.train)}}.dump();
+  return c;
+}
+
+PretrainConfig PretrainConfig::load(const std::string& path) {
+  if (!file_exists(path)) throw IoError("config file " + path + " does not exist");
+  return from_json(read_file(path), path);
+}
+
+std::string PretrainConfig::resume_mismatch(const PretrainConfig& o) const {
+  if (model != o.model) return "model";
+  const TrainConfig &a = train, &b = o.train;
+#define BA_CMP(f) \
+  if (a.f != b.f) return "training." #f
+  BA_CMP(seq_len);
+  BA_CMP(batch_size);
+  BA_CMP(grad_accum);
+  BA_CMP(lr);
+  BA_CMP(min_lr);
+  BA_CMP(warmup_steps);
+  BA_CMP(total_steps);
+  BA_CMP(weight_decay);
+  BA_CMP(beta1);
+  BA_CMP(beta2);
+  BA_CMP(eps);
+  BA_CMP(grad_clip);
+  BA_CMP(seed);
+  BA_CMP(dtype);
+#undef BA_CMP
+  return "";
+}
+
+}  // namespace blockattn::train

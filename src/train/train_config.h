@@ -1,0 +1,54 @@
+// The `blockattn pretrain` configuration file: {"model": {HF Llama config}, "training": {...}}.
+// See docs/training.md for every field.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "blockattn/model_config.h"
+
+namespace blockattn::train {
+
+struct TrainConfig {
+  int64_t seq_len = 1024;
+  int64_t batch_size = 8;       // sequences per micro-batch
+  int64_t grad_accum = 1;       // micro-batches per optimizer step
+  double lr = 3e-4;
+  double min_lr = 3e-5;         // end of the cosine decay
+  int64_t warmup_steps = 100;   // linear warm-up from lr/warmup_steps to lr
+  int64_t total_steps = 0;      // or derived from total_tokens
+  int64_t total_tokens = 0;     // used when total_steps is 0
+  double weight_decay = 0.1;
+  double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  double grad_clip = 1.0;       // global-norm clip; <= 0 disables
+  int64_t eval_every = 100;     // steps; 0 disables validation
+  int64_t eval_batches = 8;     // micro-batches per validation pass
+  int64_t checkpoint_every = 500;  // steps; 0: only at the end / on --max-minutes expiry
+  int64_t log_every = 10;       // plain progress lines when stderr is not a terminal
+  uint64_t seed = 1234;
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  std::string dtype = "auto";   // auto (bf16 compute + fp32 master weights on CUDA, fp32 on CPU) | float32 | bfloat16
+  double peak_flops = 790e12;   // accelerator peak used for MFU (H200 bf16 dense)
+
+  int64_t tokens_per_step() const { return seq_len * batch_size * grad_accum; }
+};
+
+struct PretrainConfig {
+  ModelConfig model;
+  TrainConfig train;
+  std::string canonical_json;  // canonical JSON of both sections, stored in checkpoints
+
+  // Parses and checks a config file's text; `source` prefixes errors. FormatError for malformed
+  // JSON / unknown or mistyped fields / a bad model section (e.g. hidden_size not divisible by
+  // num_attention_heads), InputError for inconsistent training values (seq_len >
+  // max_position_embeddings, non-positive sizes, no total_steps/total_tokens).
+  static PretrainConfig from_json(const std::string& text, const std::string& source);
+  static PretrainConfig load(const std::string& path);
+
+  // The name of the first optimisation-relevant field that differs ("model", "training.lr", ...),
+  // or "" when a checkpoint written under `other` may be resumed under this config. Fields that
+  // do not change the trajectory (eval/checkpoint/log cadence, device, peak_flops) may differ.
+  std::string resume_mismatch(const PretrainConfig& other) const;
+};
+
+}  // namespace blockattn::train
