@@ -2,6 +2,8 @@
 // then run the final block over everything. Also the full-attention reference.
 #pragma once
 
+#include <cstdint>
+
 #include <torch/torch.h>
 
 #include <vector>

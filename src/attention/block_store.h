@@ -2,6 +2,8 @@
 // (disk now, Redis later: anything implementing ByteTier), keyed by content (BlockKey).
 #pragma once
 
+#include <cstdint>
+
 #include <torch/torch.h>
 
 #include <functional>

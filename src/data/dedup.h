@@ -6,6 +6,8 @@
 // The first document in input order is kept; later copies are dropped.
 #pragma once
 
+#include <cstdint>
+
 #include <cstddef>
 #include <string>
 #include <string_view>

@@ -8,6 +8,8 @@
 // system prompt pass it as the first block.
 #pragma once
 
+#include <cstdint>
+
 #include <string>
 #include <vector>
 

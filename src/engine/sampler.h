@@ -1,6 +1,8 @@
 // Next-token choice from logits: greedy, or temperature / top-k / top-p sampling.
 #pragma once
 
+#include <cstdint>
+
 #include <torch/torch.h>
 
 #include <random>

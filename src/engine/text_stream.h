@@ -2,6 +2,8 @@
 // and never text that may turn out to be the start of a stop string.
 #pragma once
 
+#include <cstdint>
+
 #include <string>
 #include <vector>
 

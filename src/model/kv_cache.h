@@ -4,6 +4,8 @@
 // block's cached KV at its offset, full mode and decode append. Keys are stored after RoPE.
 #pragma once
 
+#include <cstdint>
+
 #include <torch/torch.h>
 
 #include "blockattn/model_config.h"

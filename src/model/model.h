@@ -1,6 +1,8 @@
 // A Llama-family decoder (Llama, Mistral, Qwen2, Qwen3) on libtorch, for inference.
 #pragma once
 
+#include <cstdint>
+
 #include <torch/torch.h>
 
 #include <memory>

@@ -5,6 +5,8 @@
 // at p + o directly to within one rounding of the final values.
 #pragma once
 
+#include <cstdint>
+
 #include <torch/torch.h>
 
 #include "blockattn/model_config.h"

@@ -2,6 +2,8 @@
 // BPE -> post-processor, and back through the decoder.
 #pragma once
 
+#include <cstdint>
+
 #include <memory>
 #include <string>
 #include <unordered_map>

@@ -3,6 +3,8 @@
 // named tensors that the checkpoint stores and restores bit for bit.
 #pragma once
 
+#include <cstdint>
+
 #include <torch/torch.h>
 
 #include <string>
