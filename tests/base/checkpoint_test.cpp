@@ -14,6 +14,7 @@
 #include "blockattn/model_config.h"
 #include "checkpoint/weight_names.h"
 #include "core/io.h"
+#include "expect_error.h"
 #include "test_util.h"
 
 namespace blockattn {
@@ -21,22 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-template <class E>
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "no exception thrown";
-  return {};
-}
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
+using test::error_of;
 
 const char* const kModels[] = {"tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3"};
 

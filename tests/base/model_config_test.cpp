@@ -8,6 +8,7 @@
 
 #include "blockattn/error.h"
 #include "core/io.h"
+#include "expect_error.h"
 #include "test_util.h"
 
 namespace blockattn {
@@ -15,22 +16,7 @@ namespace {
 
 using json = nlohmann::json;
 
-template <class E>
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "no exception thrown";
-  return {};
-}
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
+using test::error_of;
 
 std::string config_path(const std::string& model) {
   return test::fixture("models/" + model + "/config.json");

@@ -13,28 +13,13 @@
 
 #include "blockattn/error.h"
 #include "core/io.h"
+#include "expect_error.h"
 #include "test_util.h"
 
 namespace blockattn {
 namespace {
 
-// what() of the expected exception type; fails the test if another (or no) exception is thrown.
-template <class E>
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "no exception thrown";
-  return {};
-}
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
+using test::error_of;
 
 std::string le64(uint64_t n) {
   std::string s(8, '\0');

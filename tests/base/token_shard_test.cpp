@@ -7,6 +7,7 @@
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
 #include "core/io.h"
+#include "expect_error.h"
 #include "test_util.h"
 
 namespace blockattn {
@@ -23,15 +24,7 @@ std::vector<int32_t> doc(int32_t first, int n) {
   return ids;
 }
 
-template <typename E>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
+using test::error_of;
 
 TEST(TokenShard, RoundTripRollsShardsAndKeepsDocBounds) {
   TempDir tmp;

@@ -11,6 +11,7 @@
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
 #include "core/io.h"
+#include "expect_error.h"
 #include "test_util.h"
 
 namespace blockattn {
@@ -36,16 +37,7 @@ size_t check_hf_reference(const Tokenizer& tok, const nlohmann::json& cases) {
 
 void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
-template <typename E>
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected exception not thrown";
-  return {};
-}
+using test::error_of;
 
 TEST(TokenizerQwen3, MatchesHfReference) {
   auto tok = Tokenizer::load(test::fixture("tokenizers/qwen3"));

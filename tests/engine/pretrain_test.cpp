@@ -9,6 +9,7 @@
 #include "blockattn/tokenizer.h"
 #include "core/io.h"
 #include "data/token_shard.h"
+#include "expect_error.h"
 #include "test_util.h"
 #include "train/pretrain.h"
 
@@ -63,17 +64,7 @@ train::PretrainOptions options(const std::string& config, const std::string& dat
   return o;
 }
 
-template <typename E>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("(wrong exception) ") + e.what();
-  }
-  return "(no exception)";
-}
+using test::error_of;
 
 class Pretrain : public ::testing::Test {
  protected:
