@@ -1,19 +1,17 @@
 #!/usr/bin/env bash
 # The README's first command: installs dependencies, builds, and answers a question over the
-# example documents twice — the second run reuses every block's cached KV from disk.
-#
-# Until the trained default model ships (issue 3), this runs the engine on a tiny random-weight
-# fixture model: the answer text is noise, the pipeline, timings and cache reuse are real.
+# example documents (examples/docs) with the default model (models/blockattn-10m) twice — the
+# second run reuses every block's cached KV from disk. MODEL=dir picks another model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
 scripts/build.sh
-MODEL=${MODEL:-tests/fixtures/models/tiny-llama}
+MODEL=${MODEL:-models/blockattn-10m}
 CACHE=${CACHE:-$(mktemp -d)/blockattn-cache}
 run() {
   build/blockattn generate --model "$MODEL" \
-    --block examples/docs/alder_archive.txt --block examples/docs/river_notes.txt --block examples/docs/greet.py \
-    --query "What is the access code of the Alder archive?" --max-new-tokens 24 --cache-dir "$CACHE"
+    --block examples/docs/apt_notes.txt --block examples/docs/walnut_archive.txt --block examples/docs/river_notes.txt --block examples/docs/greet.py \
+    --query "What is the access code of the Walnut archive?" --max-new-tokens 24 --cache-dir "$CACHE"
 }
 echo "== first run: every block is encoded and written to $CACHE"
 run

@@ -11,6 +11,12 @@ namespace blockattn::data {
 
 std::vector<std::string> read_jsonl_texts(const std::vector<std::string>& paths) {
   std::vector<std::string> texts;
+  for (LabeledText& doc : read_jsonl_labeled(paths)) texts.push_back(std::move(doc.text));
+  return texts;
+}
+
+std::vector<LabeledText> read_jsonl_labeled(const std::vector<std::string>& paths) {
+  std::vector<LabeledText> texts;
   for (const std::string& path : paths) {
     if (is_directory(path)) throw IoError(path + ": is a directory, expected a .jsonl file");
     std::ifstream in(path, std::ios::binary);
@@ -31,7 +37,9 @@ std::vector<std::string> read_jsonl_texts(const std::vector<std::string>& paths)
       if (!doc.is_object() || it == doc.end() || !it->is_string())
         throw FormatError(where() + "expected an object with a string \"text\" field");
       std::string text = it->get<std::string>();
-      if (!text.empty()) texts.push_back(std::move(text));
+      if (text.empty()) continue;
+      auto cat = doc.find("category");
+      texts.push_back({std::move(text), cat != doc.end() && cat->is_string() ? cat->get<std::string>() : ""});
     }
     if (in.bad()) throw IoError(errno_message(path));
   }

@@ -78,6 +78,7 @@ std::string PassageSampler::take_run(const Doc& doc, size_t first, size_t target
   if (t > max) {
     std::string_view s = std::string_view(text).substr(doc.spans[first].first, doc.spans[first].second - doc.spans[first].first);
     size_t cut = s.size() * target / t;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
     size_t space = s.rfind(' ', cut);
     return std::string(s.substr(0, space == std::string_view::npos || space == 0 ? cut : space));
   }

@@ -73,13 +73,19 @@ SynthTask parse_task(std::string_view name) {
   throw InputError("unknown task '" + std::string(name) + "' (want retrieval, two-facts, distractors or far)");
 }
 
-std::string SynthItem::text() const {
-  std::string out;
-  for (const std::string& p : passages) out += (out.empty() ? "" : "\n\n") + p;
-  return out + "\n\nQuestion: " + question + "\nAnswer: " + answer;
+std::vector<std::string> SynthItem::blocks() const {
+  std::vector<std::string> out;
+  for (const std::string& p : passages) out.push_back(p + "\n\n");
+  return out;
 }
 
-std::string SynthItem::to_json_line() const {
+std::string SynthItem::text(const ChatFormat& format) const {
+  std::string out;
+  for (const std::string& b : blocks()) out += b;
+  return out + format.final_text(question) + format.answer_text(answer);
+}
+
+std::string SynthItem::to_json_line(const ChatFormat& format) const {
   nlohmann::json facts_json = nlohmann::json::array();
   for (const SynthFact& f : facts)
     facts_json.push_back({{"passage", f.passage}, {"role", f.role}, {"text", f.text}});
@@ -91,7 +97,7 @@ std::string SynthItem::to_json_line() const {
   j["fact_passage"] = fact_passage;
   j["question"] = question;
   j["answer"] = answer;
-  j["text"] = text();
+  j["text"] = text(format);
   j["facts"] = facts_json;
   return j.dump();
 }

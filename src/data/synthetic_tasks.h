@@ -25,6 +25,8 @@
 #include "data/name_pools.h"
 #include "data/synthetic_passages.h"
 
+#include "tokenizer/chat_format.h"
+
 namespace blockattn::data {
 
 enum class SynthTask { kRetrieval, kTwoFacts, kDistractors, kFar };
@@ -59,11 +61,16 @@ struct SynthItem {
   std::string answer;
   std::vector<SynthFact> facts;
 
-  // Passages joined by blank lines, then "\n\nQuestion: <q>\nAnswer: <a>".
-  std::string text() const;
+  // The prompt's context blocks: each passage followed by a blank line (the engine uses blocks
+  // verbatim, so this is what a caller passing the passages as documents sends).
+  std::vector<std::string> blocks() const;
+  // The training text in the engine's prompt layout: blocks(), then
+  // format.final_text(question) + format.answer_text(answer). E.g. chatml:
+  // "...\n\n<|im_start|>user\n<q><|im_end|>\n<|im_start|>assistant\n<a><|im_end|>".
+  std::string text(const ChatFormat& format) const;
   // One JSONL line (no newline): id, task, split, passages, fact_passage, question, answer,
-  // text, facts.
-  std::string to_json_line() const;
+  // text (in `format`), facts.
+  std::string to_json_line(const ChatFormat& format) const;
 };
 
 class SynthGenerator {

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <exception>
 #include <fstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -309,24 +311,39 @@ DatasetInfo build_token_dataset(const std::string& tokenizer_path, const std::ve
                          options.tokens_per_shard);
   TokenShardWriter validation(out_dir + "/validation", info.tokenizer_vocab_size, info.tokenizer_fingerprint,
                               options.tokens_per_shard);
+  // Lines are parsed and tokenized in parallel batches, then appended in input order, so the
+  // output does not depend on the thread count.
+  const size_t threads = std::max<size_t>(1, options.threads);
   uint64_t bytes_read = 0;
-  for (const auto& input : inputs) {
-    std::ifstream in(input, std::ios::binary);
-    if (!in) throw IoError("cannot open " + errno_message(input));
-    std::string line;
-    for (uint64_t line_no = 1; std::getline(in, line); ++line_no) {
-      bytes_read += line.size() + 1;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      const std::string where = input + ":" + std::to_string(line_no);
-      nlohmann::json j;
+  std::vector<std::string> lines, wheres;
+  std::vector<std::vector<int32_t>> encoded;
+  std::vector<std::exception_ptr> errors(threads);
+  auto flush_batch = [&] {
+    encoded.assign(lines.size(), {});
+    auto work = [&](size_t worker) {
       try {
-        j = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::exception& e) {
-        throw FormatError(where + ": malformed JSON: " + e.what());
+        for (size_t i = worker; i < lines.size(); i += threads) {
+          nlohmann::json j;
+          try {
+            j = nlohmann::json::parse(lines[i]);
+          } catch (const nlohmann::json::exception& e) {
+            throw FormatError(wheres[i] + ": malformed JSON: " + e.what());
+          }
+          if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
+            throw FormatError(wheres[i] + ": expected an object with a string \"text\" field");
+          encoded[i] = tok->encode(j["text"].get<std::string>());
+        }
+      } catch (...) {
+        errors[worker] = std::current_exception();
       }
-      if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
-        throw FormatError(where + ": expected an object with a string \"text\" field");
-      std::vector<int32_t> ids = tok->encode(j["text"].get<std::string>());
+    };
+    std::vector<std::thread> pool;
+    for (size_t w = 1; w < threads; ++w) pool.emplace_back(work, w);
+    work(0);
+    for (auto& t : pool) t.join();
+    for (const auto& e : errors)
+      if (e) std::rethrow_exception(e);
+    for (std::vector<int32_t>& ids : encoded) {
       if (ids.empty()) continue;
       if (info.eos_id >= 0) ids.push_back(info.eos_id);
       ++info.documents;
@@ -337,7 +354,22 @@ DatasetInfo build_token_dataset(const std::string& tokenizer_path, const std::ve
                          std::to_string(train.total_tokens() + validation.total_tokens()) + " tokens, " +
                          std::to_string(bytes_read >> 20) + " MB read");
     }
+    lines.clear();
+    wheres.clear();
+  };
+  for (const auto& input : inputs) {
+    std::ifstream in(input, std::ios::binary);
+    if (!in) throw IoError("cannot open " + errno_message(input));
+    std::string line;
+    for (uint64_t line_no = 1; std::getline(in, line); ++line_no) {
+      bytes_read += line.size() + 1;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      lines.push_back(std::move(line));
+      wheres.push_back(input + ":" + std::to_string(line_no));
+      if (lines.size() >= 64 * threads) flush_batch();
+    }
     if (in.bad()) throw IoError("read error in " + input);
+    flush_batch();
   }
   train.finish();
   validation.finish();

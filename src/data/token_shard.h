@@ -144,6 +144,8 @@ struct ShardBuildOptions {
   // Every `validation_every`-th document (1-based: documents N, 2N, ...) goes to validation/;
   // 0 disables the split.
   uint64_t validation_every = 100;
+  // Tokenizer threads; the output is the same for any count.
+  size_t threads = 1;
   // Called with a one-line progress message (documents, tokens, MB read) now and then.
   std::function<void(const std::string&)> progress;
 };

@@ -9,7 +9,7 @@
 #include "cache/disk_tier.h"
 #include "core/log.h"
 #include "core/utf8.h"
-#include "engine/chat_format.h"
+#include "tokenizer/chat_format.h"
 #include "engine/sampler.h"
 #include "engine/text_stream.h"
 #include "model/compat.h"

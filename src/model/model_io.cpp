@@ -1,6 +1,11 @@
 // Model::load / Model::random and save_model: moving weights between safetensors and memory.
 #include "model/model_io.h"
 
+#include <cstdio>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
 #include "blockattn/error.h"
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/safetensors.h"
@@ -85,20 +90,57 @@ std::shared_ptr<Model> Model::random(const ModelConfig& config, const ModelLoadO
   return model;
 }
 
-void save_model(Model& model, const std::string& dir, torch::ScalarType dtype) {
-  SafetensorsWriter writer;
-  std::vector<torch::Tensor> keep_alive;
+void save_model(Model& model, const std::string& dir, torch::ScalarType dtype, uint64_t max_shard_bytes) {
+  struct Host {
+    std::string name;
+    torch::Tensor tensor;  // contiguous, on the CPU, in `dtype`
+    uint64_t bytes;
+  };
+  std::vector<Host> hosts;
+  uint64_t total = 0;
   for (auto& [name, tensor] : model.weights().named(model.config())) {
     torch::Tensor host = tensor->detach().to(torch::kCPU, dtype).contiguous();
-    keep_alive.push_back(host);
-    std::vector<int64_t> shape(host.sizes().begin(), host.sizes().end());
-    writer.add(name, from_torch(dtype), shape, host.data_ptr(), host.numel() * host.element_size());
+    const uint64_t bytes = static_cast<uint64_t>(host.numel() * host.element_size());
+    hosts.push_back({name, host, bytes});
+    total += bytes;
   }
-  writer.set_metadata("format", "pt");
+  // Greedy packing in weight order; a tensor larger than the limit gets a shard of its own.
+  std::vector<std::vector<const Host*>> shards(1);
+  uint64_t in_shard = 0;
+  for (const Host& h : hosts) {
+    if (max_shard_bytes > 0 && in_shard > 0 && in_shard + h.bytes > max_shard_bytes) {
+      shards.emplace_back();
+      in_shard = 0;
+    }
+    shards.back().push_back(&h);
+    in_shard += h.bytes;
+  }
   ModelConfig config = model.config();
   config.torch_dtype = float_dtype_name(dtype);
   write_file_atomic(dir + "/config.json", config.to_json());
-  writer.write(dir + "/model.safetensors");
+
+  // Files of the other layout would make the directory ambiguous to Checkpoint::open.
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string f = entry.path().filename().string();
+    if (f.rfind("model", 0) == 0 && (f.find(".safetensors") != std::string::npos)) std::filesystem::remove(entry.path());
+  }
+  nlohmann::json weight_map = nlohmann::json::object();
+  for (size_t i = 0; i < shards.size(); ++i) {
+    char file[64];
+    std::snprintf(file, sizeof file, "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
+    const std::string name = shards.size() == 1 ? "model.safetensors" : file;
+    SafetensorsWriter writer;
+    for (const Host* h : shards[i]) {
+      std::vector<int64_t> shape(h->tensor.sizes().begin(), h->tensor.sizes().end());
+      writer.add(h->name, from_torch(dtype), shape, h->tensor.data_ptr(), h->bytes);
+      weight_map[h->name] = name;
+    }
+    writer.set_metadata("format", "pt");
+    writer.write(dir + "/" + name);
+  }
+  if (shards.size() > 1)
+    write_file_atomic(dir + "/model.safetensors.index.json",
+                      nlohmann::json{{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}}.dump(2) + "\n");
 }
 
 }  // namespace blockattn

@@ -1,6 +1,8 @@
 // Writing a model in the Hugging Face layout the loader reads (config.json + model.safetensors).
 #pragma once
 
+#include <cstdint>
+
 #include <torch/torch.h>
 
 #include <string>
@@ -9,8 +11,10 @@ namespace blockattn {
 
 class Model;
 
-// Writes <dir>/config.json and <dir>/model.safetensors (atomically) with weights cast to
-// `dtype`. The directory must exist. The tokenizer is the caller's to copy.
-void save_model(Model& model, const std::string& dir, torch::ScalarType dtype);
+// Writes <dir>/config.json and the weights cast to `dtype` (each file atomically): one
+// model.safetensors, or — when they exceed `max_shard_bytes` > 0 — Hugging Face shards
+// model-0000i-of-0000N.safetensors + model.safetensors.index.json. Earlier model*.safetensors*
+// files in `dir` are removed. The directory must exist. The tokenizer is the caller's to copy.
+void save_model(Model& model, const std::string& dir, torch::ScalarType dtype, uint64_t max_shard_bytes = 0);
 
 }  // namespace blockattn

@@ -13,6 +13,7 @@
 #include "model/model_io.h"
 #include "model/torch_dtype.h"
 #include "train/adamw.h"
+#include "train/metrics_log.h"
 #include "train/progress.h"
 #include "train/train_checkpoint.h"
 #include "train/train_config.h"
@@ -44,21 +45,79 @@ torch::Tensor batch_loss(const Model& model, const torch::Tensor& batch) {
   return torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), targets);
 }
 
-// Validation loss over a fixed set of windows (the same every time, so values are comparable).
-double eval_loss(const Model& model, const TokenDataset& val, const TrainConfig& t) {
+// One dataset of the mixture, opened.
+struct Source {
+  std::string name;  // data_mix dir, "" for a single --data dataset
+  DataSource spec;
+  std::string dir;
+  std::unique_ptr<TokenDataset> train, validation;
+};
+
+// Validation losses over a fixed set of windows per source (the same every time, so values are
+// comparable), and their weighted mean under the mixture's weights.
+struct ValLoss {
+  std::vector<std::pair<std::string, double>> per_source;
+  double mean = 0;
+};
+
+ValLoss eval_loss(const Model& model, const std::vector<Source>& sources, const TrainConfig& t) {
   torch::NoGradGuard no_grad;
-  WindowSampler sampler(val, t.seq_len, t.seed, kValStream);
-  double sum = 0;
-  for (int64_t i = 0; i < t.eval_batches; ++i)
-    sum += batch_loss(model, next_batch(sampler, t.batch_size, t.seq_len, model.device())).item<double>();
-  return sum / static_cast<double>(t.eval_batches);
+  ValLoss v;
+  double weight = 0;
+  for (const Source& src : sources) {
+    if (!src.validation) continue;
+    WindowSampler sampler({WindowSource{src.validation.get(), 1, src.spec.document_starts}}, t.seq_len, t.seed,
+                          kValStream);
+    double sum = 0;
+    for (int64_t i = 0; i < t.eval_batches; ++i)
+      sum += batch_loss(model, next_batch(sampler, t.batch_size, t.seq_len, model.device())).item<double>();
+    const double loss = sum / static_cast<double>(t.eval_batches);
+    v.per_source.emplace_back(src.name, loss);
+    v.mean += src.spec.weight * loss;
+    weight += src.spec.weight;
+  }
+  if (weight > 0) v.mean /= weight;
+  return v;
+}
+
+uint64_t train_tokens(const std::vector<Source>& sources) {
+  uint64_t n = 0;
+  for (const Source& s : sources) n += s.train->num_tokens();
+  return n;
+}
+
+bool has_validation(const std::vector<Source>& sources) {
+  for (const Source& s : sources)
+    if (s.validation) return true;
+  return false;
+}
+
+std::string describe(int64_t step, const ValLoss& v) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "step %lld: validation loss %.4f", (long long)step, v.mean);
+  std::string line = buf;
+  if (v.per_source.size() > 1) {
+    line += " (";
+    for (size_t i = 0; i < v.per_source.size(); ++i) {
+      std::snprintf(buf, sizeof buf, "%s%s %.4f", i ? ", " : "", v.per_source[i].first.c_str(), v.per_source[i].second);
+      line += buf;
+    }
+    line += ")";
+  }
+  return line;
+}
+
+std::vector<WindowSource> train_sources(const std::vector<Source>& sources) {
+  std::vector<WindowSource> out;
+  for (const Source& s : sources) out.push_back({s.train.get(), s.spec.weight, s.spec.document_starts});
+  return out;
 }
 
 struct Setup {
   PretrainConfig config;
-  DatasetInfo info;
+  DatasetInfo info;  // of the first source; every source shares its tokenizer
   std::string tokenizer_path;
-  std::unique_ptr<TokenDataset> train, validation;
+  std::vector<Source> sources;
   std::string checkpoint;  // "" when starting fresh
   TrainState state;
 };
@@ -67,23 +126,40 @@ struct Setup {
 Setup prepare(const PretrainOptions& o) {
   Setup s;
   s.config = PretrainConfig::load(o.config_path);
-  s.info = DatasetInfo::load(o.data_dir);
-  s.tokenizer_path = o.tokenizer_path.empty() ? o.data_dir + "/" + s.info.tokenizer_file : o.tokenizer_path;
+  std::vector<DataSource> mix = s.config.train.data_mix;
+  if (mix.empty()) mix.push_back(DataSource{});
+  for (const DataSource& spec : mix) {
+    Source src;
+    src.name = spec.dir;
+    src.spec = spec;
+    src.dir = spec.dir.empty() ? o.data_dir : o.data_dir + "/" + spec.dir;
+    const DatasetInfo info = DatasetInfo::load(src.dir);
+    if (s.sources.empty()) {
+      s.info = info;
+    } else if (info.tokenizer_fingerprint != s.info.tokenizer_fingerprint) {
+      throw FormatError("data source " + src.dir + " was made with tokenizer " + info.tokenizer_fingerprint + ", " +
+                        s.sources[0].dir + " with " + s.info.tokenizer_fingerprint + ": shard them with one tokenizer");
+    }
+    src.train = std::make_unique<TokenDataset>(TokenDataset::open(src.dir + "/train", s.info.tokenizer_fingerprint));
+    if (s.config.train.eval_every > 0 && s.config.train.eval_batches > 0 && is_directory(src.dir + "/validation"))
+      src.validation =
+          std::make_unique<TokenDataset>(TokenDataset::open(src.dir + "/validation", s.info.tokenizer_fingerprint));
+    s.sources.push_back(std::move(src));
+  }
+  const std::string data_dir = s.sources[0].dir;
+  s.tokenizer_path = o.tokenizer_path.empty() ? data_dir + "/" + s.info.tokenizer_file : o.tokenizer_path;
   if (!o.tokenizer_path.empty()) {
     auto tok = Tokenizer::from_file(o.tokenizer_path);
     if (tok->fingerprint() != s.info.tokenizer_fingerprint)
       throw FormatError("tokenizer " + o.tokenizer_path + " (" + tok->fingerprint() + ") is not the one the data in " +
-                        o.data_dir + " was made with (" + s.info.tokenizer_fingerprint + ")");
+                        data_dir + " was made with (" + s.info.tokenizer_fingerprint + ")");
   }
   if (!file_exists(s.tokenizer_path)) throw IoError("tokenizer file " + s.tokenizer_path + " does not exist");
   if (s.info.tokenizer_vocab_size > s.config.model.vocab_size)
     throw InputError(o.config_path + ": model.vocab_size " + std::to_string(s.config.model.vocab_size) +
                      " is smaller than the data's tokenizer vocabulary (" +
                      std::to_string(s.info.tokenizer_vocab_size) + ")");
-  s.train = std::make_unique<TokenDataset>(TokenDataset::open(o.data_dir + "/train", s.info.tokenizer_fingerprint));
-  if (s.config.train.eval_every > 0 && s.config.train.eval_batches > 0 && is_directory(o.data_dir + "/validation"))
-    s.validation =
-        std::make_unique<TokenDataset>(TokenDataset::open(o.data_dir + "/validation", s.info.tokenizer_fingerprint));
+  WindowSampler check(train_sources(s.sources), s.config.train.seq_len, 0, 0);  // every source holds a window
 
   s.checkpoint = find_checkpoint(o.out_dir);
   if (!s.checkpoint.empty() && !o.resume)
@@ -114,14 +190,14 @@ double flops_per_token(const ModelConfig& c, int64_t T) {
 std::string export_model(Model& model, const Setup& s, const PretrainOptions& o) {
   const std::string dir = o.out_dir + "/model";
   std::filesystem::create_directories(dir);
-  save_model(model, dir, model.dtype());
+  save_model(model, dir, model.dtype(), o.max_shard_bytes);
   write_file_atomic(dir + "/" + s.info.tokenizer_file, read_file(s.tokenizer_path));
 
   ModelLoadOptions lo;
   lo.device = s.config.train.device;
   lo.dtype = float_dtype_name(model.dtype());
   std::shared_ptr<Model> loaded = Model::load(dir, lo);
-  WindowSampler sampler(*s.train, s.config.train.seq_len, s.config.train.seed, kCheckStream);
+  WindowSampler sampler(train_sources(s.sources), s.config.train.seq_len, s.config.train.seed, kCheckStream);
   torch::Tensor batch = next_batch(sampler, std::min<int64_t>(s.config.train.batch_size, 2), s.config.train.seq_len,
                                    model.device());  // [b, T+1]
   torch::NoGradGuard no_grad;
@@ -158,14 +234,16 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
   TrainState state = s.state;
   state.config_json = s.config.canonical_json;
   state.data_fingerprint = s.info.tokenizer_fingerprint;
-  WindowSampler sampler(*s.train, t.seq_len, t.seed, kTrainStream);
+  WindowSampler sampler(train_sources(s.sources), t.seq_len, t.seed, kTrainStream);
   sampler.set_cursor(state.train_cursor);
 
+  MetricsLog metrics(o.out_dir + "/metrics.jsonl");
   PretrainResult r;
   r.start_step = state.step;
   r.total_steps = t.total_steps;
   progress.message("pretrain: " + std::to_string(model_config.num_parameters()) + " parameters, " +
-                   std::to_string(s.train->num_tokens()) + " training tokens, " + std::to_string(t.tokens_per_step()) +
+                   std::to_string(train_tokens(s.sources)) + " training tokens in " +
+                   std::to_string(s.sources.size()) + " source(s), " + std::to_string(t.tokens_per_step()) +
                    " tokens/step, " + (bf16 ? "bf16 compute + fp32 master weights" : "fp32") + " on " +
                    device.str() + (s.checkpoint.empty() ? "" : ", resuming at step " + std::to_string(state.step)));
 
@@ -202,12 +280,13 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
     progress.update(state.step, loss, lr, tps, (t.total_steps - state.step) * train_s / run_steps);
 
     const bool last = state.step == t.total_steps;
-    if (s.validation && (state.step % t.eval_every == 0 || last)) {
-      const double v = eval_loss(*model, *s.validation, t);
-      r.val_losses.emplace_back(state.step, v);
-      char buf[96];
-      std::snprintf(buf, sizeof buf, "step %lld: validation loss %.4f", (long long)state.step, v);
-      progress.message(buf);
+    if (t.log_every > 0 && (state.step % t.log_every == 0 || last))
+      metrics.log_step(state.step, loss, lr, tps, state.tokens_seen);
+    if (t.eval_every > 0 && has_validation(s.sources) && (state.step % t.eval_every == 0 || last)) {
+      const ValLoss v = eval_loss(*model, s.sources, t);
+      r.val_losses.emplace_back(state.step, v.mean);
+      progress.message(describe(state.step, v));
+      metrics.log_validation(state.step, v.mean, v.per_source);
     }
     const bool out_of_time = o.max_minutes > 0 && seconds_since(run_start) >= o.max_minutes * 60.0;
     const bool out_of_steps = o.max_steps > 0 && run_steps >= o.max_steps;

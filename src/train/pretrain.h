@@ -18,6 +18,7 @@ struct PretrainOptions {
   bool resume = false;         // continue from OUT/checkpoint (required if one exists)
   double max_minutes = 0;      // > 0: checkpoint and stop once this much wall time has passed
   int64_t max_steps = 0;       // > 0: checkpoint and stop after this many steps in this run
+  uint64_t max_shard_bytes = 0;  // > 0: the saved model is split into HF shards of at most this size
   std::FILE* progress = stderr;  // nullptr: silent
 };
 

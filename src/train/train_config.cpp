@@ -11,6 +11,42 @@ namespace {
 
 using nlohmann::json;
 
+// "data_mix": [{"dir": "corpus", "weight": 0.6}, {"dir": "synth", "weight": 0.4, "windows": "documents"}]
+std::vector<DataSource> parse_data_mix(const json& j, const std::string& where) {
+  const std::string field = where + ": training.data_mix";
+  if (!j.is_array()) throw FormatError(field + " must be an array of {\"dir\", \"weight\", \"windows\"}");
+  std::vector<DataSource> mix;
+  for (const json& e : j) {
+    if (!e.is_object() || !e.contains("dir") || !e["dir"].is_string())
+      throw FormatError(field + ": every entry needs a string \"dir\"");
+    DataSource src;
+    src.dir = e["dir"].get<std::string>();
+    for (const auto& item : e.items()) {
+      if (item.key() == "dir") continue;
+      if (item.key() == "weight") {
+        if (!item.value().is_number()) throw FormatError(field + ": \"weight\" must be a number");
+        src.weight = item.value().get<double>();
+      } else if (item.key() == "windows") {
+        const std::string w = item.value().is_string() ? item.value().get<std::string>() : "";
+        if (w != "anywhere" && w != "documents")
+          throw FormatError(field + ": \"windows\" must be \"anywhere\" or \"documents\"");
+        src.document_starts = w == "documents";
+      } else {
+        throw FormatError(field + ": unknown field \"" + item.key() + "\"");
+      }
+    }
+    mix.push_back(src);
+  }
+  return mix;
+}
+
+json data_mix_json(const std::vector<DataSource>& mix) {
+  json j = json::array();
+  for (const DataSource& s : mix)
+    j.push_back({{"dir", s.dir}, {"weight", s.weight}, {"windows", s.document_starts ? "documents" : "anywhere"}});
+  return j;
+}
+
 // Reads known fields of the "training" object, rejecting unknown ones (a typo should not
 // silently fall back to a default) and mistyped values.
 void parse_training(const json& j, TrainConfig& t, const std::string& where) {
@@ -29,7 +65,7 @@ void parse_training(const json& j, TrainConfig& t, const std::string& where) {
   static const char* known[] = {"seq_len", "batch_size", "grad_accum", "lr", "min_lr", "warmup_steps",
                                 "total_steps", "total_tokens", "weight_decay", "beta1", "beta2", "eps",
                                 "grad_clip", "eval_every", "eval_batches", "checkpoint_every", "log_every",
-                                "seed", "device", "dtype", "peak_flops"};
+                                "seed", "device", "dtype", "peak_flops", "data_mix"};
   for (const auto& item : j.items()) {
     bool ok = false;
     for (const char* k : known) ok = ok || item.key() == k;
@@ -56,6 +92,7 @@ void parse_training(const json& j, TrainConfig& t, const std::string& where) {
   str("device", t.device);
   str("dtype", t.dtype);
   num("peak_flops", t.peak_flops);
+  if (j.contains("data_mix")) t.data_mix = parse_data_mix(j.at("data_mix"), where);
 }
 
 json training_json(const TrainConfig& t) {
@@ -65,7 +102,8 @@ json training_json(const TrainConfig& t) {
           {"beta1", t.beta1},               {"beta2", t.beta2},               {"eps", t.eps},
           {"grad_clip", t.grad_clip},       {"eval_every", t.eval_every},     {"eval_batches", t.eval_batches},
           {"checkpoint_every", t.checkpoint_every}, {"log_every", t.log_every}, {"seed", t.seed},
-          {"device", t.device},             {"dtype", t.dtype},               {"peak_flops", t.peak_flops}};
+          {"device", t.device},             {"dtype", t.dtype},               {"peak_flops", t.peak_flops},
+          {"data_mix", data_mix_json(t.data_mix)}};
 }
 
 void check_training(const PretrainConfig& c, const std::string& where) {
@@ -88,6 +126,11 @@ void check_training(const PretrainConfig& c, const std::string& where) {
   if (!(t.eps > 0)) fail("training.eps must be positive");
   if (t.eval_every < 0 || t.eval_batches < 0 || t.checkpoint_every < 0 || t.log_every < 0)
     fail("eval_every, eval_batches, checkpoint_every and log_every must be >= 0");
+  for (const DataSource& s : t.data_mix) {
+    if (s.dir.empty() || s.dir.find("..") != std::string::npos)
+      fail("training.data_mix: \"dir\" must be a subdirectory name of --data, not \"" + s.dir + "\"");
+    if (!(s.weight > 0)) fail("training.data_mix: weight of \"" + s.dir + "\" must be positive");
+  }
   if (t.dtype != "auto" && t.dtype != "float32" && t.dtype != "bfloat16")
     fail("training.dtype must be auto, float32 or bfloat16, not \"" + t.dtype + "\"");
 }
@@ -142,6 +185,7 @@ std::string PretrainConfig::resume_mismatch(const PretrainConfig& o) const {
   BA_CMP(grad_clip);
   BA_CMP(seed);
   BA_CMP(dtype);
+  BA_CMP(data_mix);
 #undef BA_CMP
   return "";
 }

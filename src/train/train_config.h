@@ -4,10 +4,23 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "blockattn/model_config.h"
 
 namespace blockattn::train {
+
+// One dataset of a training mixture: a subdirectory of `--data` made by `blockattn shard`.
+struct DataSource {
+  std::string dir;             // relative to --data
+  double weight = 1;           // share of training windows (normalised over the mixture)
+  bool document_starts = false;  // windows start at a document start (for task items meant to be
+                                 // seen whole, e.g. synthetic retrieval); else at any token
+  bool operator==(const DataSource& o) const {
+    return dir == o.dir && weight == o.weight && document_starts == o.document_starts;
+  }
+  bool operator!=(const DataSource& o) const { return !(*this == o); }
+};
 
 struct TrainConfig {
   int64_t seq_len = 1024;
@@ -29,6 +42,8 @@ struct TrainConfig {
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   std::string dtype = "auto";   // auto (bf16 compute + fp32 master weights on CUDA, fp32 on CPU) | float32 | bfloat16
   double peak_flops = 790e12;   // accelerator peak used for MFU (H200 bf16 dense)
+  // Empty: --data is one dataset, windows anywhere. Else each window draws its source by weight.
+  std::vector<DataSource> data_mix;
 
   int64_t tokens_per_step() const { return seq_len * batch_size * grad_accum; }
 };

@@ -17,29 +17,52 @@ uint64_t splitmix64(uint64_t x) {
 
 }  // namespace
 
-WindowSampler::WindowSampler(const TokenDataset& data, int64_t seq_len, uint64_t seed, uint64_t stream)
-    : data_(data), window_(seq_len + 1), seed_(seed), stream_(stream) {
-  uint64_t total = 0;
-  for (const auto& s : data.shards()) {
-    if (s.num_tokens() >= static_cast<uint64_t>(window_)) total += s.num_tokens() - window_ + 1;
-    cumulative_starts_.push_back(total);
+WindowSampler::WindowSampler(std::vector<WindowSource> sources, int64_t seq_len, uint64_t seed, uint64_t stream)
+    : window_(seq_len + 1), stream_seed_(splitmix64(seed ^ splitmix64(stream))) {
+  if (sources.empty()) throw InputError("no training data sources");
+  const uint64_t window = static_cast<uint64_t>(window_);
+  double total_weight = 0;
+  for (const WindowSource& spec : sources) {
+    if (!(spec.weight > 0)) throw InputError("data source weights must be positive");
+    Source s{spec, {}, 0};
+    uint64_t total = 0;
+    for (const TokenShard& shard : spec.data->shards()) {
+      if (shard.num_tokens() >= window) total += spec.document_starts ? shard.num_docs() : shard.num_tokens() - window + 1;
+      s.cumulative.push_back(total);
+    }
+    if (total == 0)
+      throw InputError("the shards in " + spec.data->dir() + " hold no window of seq_len + 1 = " +
+                       std::to_string(window_) + " tokens (largest shard too small)");
+    total_weight += spec.weight;
+    s.cumulative_weight = total_weight;
+    sources_.push_back(std::move(s));
   }
-  if (total == 0)
-    throw InputError("the shards in " + data.dir() + " hold no window of seq_len + 1 = " + std::to_string(window_) +
-                     " tokens (largest shard too small)");
+  for (Source& s : sources_) s.cumulative_weight /= total_weight;
+  sources_.back().cumulative_weight = 1.0;
+}
+
+uint64_t WindowSampler::window_start(const Source& s, size_t shard, uint64_t choice) const {
+  if (!s.spec.document_starts) return choice;
+  const TokenShard& sh = s.spec.data->shards()[shard];
+  return std::min(sh.doc_bounds(choice).first, sh.num_tokens() - static_cast<uint64_t>(window_));
 }
 
 void WindowSampler::next(int64_t n, std::vector<int64_t>& out) {
-  const uint64_t total = cumulative_starts_.back();
   for (int64_t i = 0; i < n; ++i, ++cursor_) {
+    uint64_t r = splitmix64(stream_seed_ + cursor_);
+    const Source* src = &sources_[0];
+    if (sources_.size() > 1) {
+      const double u = static_cast<double>(r >> 11) * 0x1.0p-53;  // [0, 1)
+      src = &*std::find_if(sources_.begin(), sources_.end(), [&](const Source& s) { return u < s.cumulative_weight; });
+      r = splitmix64(r);
+    }
     // Modulo bias is < total / 2^64: irrelevant for sampling windows.
-    const uint64_t r = splitmix64(splitmix64(seed_ ^ splitmix64(stream_)) + cursor_) % total;
-    const size_t shard =
-        std::upper_bound(cumulative_starts_.begin(), cumulative_starts_.end(), r) - cumulative_starts_.begin();
-    const uint64_t start = r - (shard == 0 ? 0 : cumulative_starts_[shard - 1]);
+    const uint64_t pick = r % src->cumulative.back();
+    const size_t shard = std::upper_bound(src->cumulative.begin(), src->cumulative.end(), pick) - src->cumulative.begin();
+    const uint64_t start = window_start(*src, shard, pick - (shard == 0 ? 0 : src->cumulative[shard - 1]));
     const size_t at = out.size();
     out.resize(at + window_);
-    data_.shards()[shard].tokens().copy_to(start, window_, out.data() + at);
+    src->spec.data->shards()[shard].tokens().copy_to(start, window_, out.data() + at);
   }
 }
 

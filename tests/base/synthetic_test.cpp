@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "blockattn/error.h"
+#include "core/utf8.h"
 #include "data/name_pools.h"
 #include "data/synthetic_corpus.h"
 #include "data/synthetic_tasks.h"
@@ -16,6 +17,8 @@
 
 namespace blockattn::data {
 namespace {
+
+const ChatFormat kPlain = ChatFormat::named("plain");
 
 const std::vector<std::string>& corpus() {
   static const auto texts = read_jsonl_texts({test::fixture("corpus/jsonl/docs.jsonl")});
@@ -75,7 +78,7 @@ TEST(SynthTasks, Deterministic) {
     size_t differ = 0;
     for (size_t i = 0; i < 20; ++i) {
       EXPECT_EQ(a.make(i).to_json_line(), b.make(i).to_json_line());
-      differ += a.make(i).text() != c.make(i).text();
+      differ += a.make(i).text(kPlain) != c.make(i).text(kPlain);
     }
     EXPECT_GT(differ, 10u) << "another seed should give other items";
   }
@@ -150,7 +153,7 @@ TEST(SynthTasks, AnswerOnceDistractorsDifferAndBounds) {
         EXPECT_GE(tokens, 30u) << item.id << " passage " << p;
         EXPECT_LE(tokens, 90u) << item.id << " passage " << p;
       }
-      const std::string text = item.text();
+      const std::string text = item.text(kPlain);
       EXPECT_EQ(text.substr(text.size() - item.question.size() - item.answer.size() - 21),
                 "\n\nQuestion: " + item.question + "\nAnswer: " + item.answer);
     }
@@ -160,14 +163,19 @@ TEST(SynthTasks, AnswerOnceDistractorsDifferAndBounds) {
 TEST(SynthTasks, JsonLineAndErrors) {
   SynthGenerator gen(corpus(), opts(SynthTask::kRetrieval, Split::kEval, 9));
   SynthItem item = gen.make(7);
-  auto j = nlohmann::json::parse(item.to_json_line());
+  auto j = nlohmann::json::parse(item.to_json_line(ChatFormat::named("chatml")));
   EXPECT_EQ(j["id"], "eval-retrieval-s9-000007");
   EXPECT_EQ(j["task"], "retrieval");
   EXPECT_EQ(j["split"], "eval");
   EXPECT_EQ(j["passages"].size(), 4u);
   EXPECT_EQ(j["fact_passage"], item.fact_passage);
   EXPECT_EQ(j["answer"], item.answer);
-  EXPECT_EQ(j["text"], item.text());
+  EXPECT_EQ(j["text"], item.text(ChatFormat::named("chatml")));
+  const std::string chat = item.text(ChatFormat::named("chatml"));
+  EXPECT_EQ(chat.substr(0, item.passages[0].size() + 2), item.passages[0] + "\n\n");
+  EXPECT_EQ(chat.substr(chat.size() - item.answer.size() - 10), item.answer + "<|im_end|>");
+  EXPECT_NE(chat.find("<|im_start|>user\n" + item.question + "<|im_end|>\n<|im_start|>assistant\n"), std::string::npos);
+  EXPECT_THROW(ChatFormat::named("alpaca"), InputError);
 
   EXPECT_EQ(parse_task("two-facts"), SynthTask::kTwoFacts);
   EXPECT_THROW(parse_task("bogus"), InputError);
@@ -188,6 +196,26 @@ TEST(SynthTasks, SentenceSpans) {
   // Closing brackets and quotes stay with their sentence; "3.14" is no sentence end.
   EXPECT_EQ(got, (std::vector<std::string>{"First one.", "Second (really!)", "\"quoted.\"", "Third", "line two?",
                                            "3.14 stays"}));
+}
+
+}  // namespace
+}  // namespace blockattn::data
+
+namespace blockattn::data {
+namespace {
+
+// A sentence longer than 3/2 of the target with no space is cut inside the text: never inside
+// a UTF-8 character (seen: CJK and accented dictionary text broke the tokenizer downstream).
+TEST(SynthTasks, LongSentencesAreCutOnCharacterBoundaries) {
+  std::string word;
+  for (int i = 0; i < 400; ++i) word += i % 3 ? "é" : "語";
+  std::vector<std::string> docs;
+  for (int d = 0; d < 40; ++d) docs.push_back(word + std::to_string(d) + ". " + word + ".");
+  SynthOptions o = opts(SynthTask::kRetrieval, Split::kTrain);
+  o.passage_tokens = 40;
+  SynthGenerator gen(docs, o);
+  for (size_t i = 0; i < 20; ++i)
+    for (const std::string& p : gen.make(i).passages) EXPECT_EQ(find_invalid_utf8(p), std::string::npos) << i;
 }
 
 }  // namespace

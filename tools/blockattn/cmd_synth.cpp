@@ -25,6 +25,7 @@ struct SynthArgs {
   size_t passages = 8;
   size_t passage_tokens = 200;
   uint64_t seed = 1;
+  std::string format = "chatml";
 };
 
 int run_synth(const SynthArgs& a) {
@@ -35,6 +36,7 @@ int run_synth(const SynthArgs& a) {
   options.passage_tokens = a.passage_tokens;
   options.seed = a.seed;
   if (a.n == 0) throw InputError("--n must be at least 1");
+  const ChatFormat format = ChatFormat::named(a.format);
 
   std::vector<std::string> docs = data::read_jsonl_texts(data::split_path_list(a.corpus));
   std::unique_ptr<Tokenizer> tokenizer;
@@ -52,8 +54,8 @@ int run_synth(const SynthArgs& a) {
   size_t text_tokens = 0;
   for (size_t i = 0; i < a.n; ++i) {
     data::SynthItem item = gen.make(i);
-    text_tokens += gen.sampler().tokens(item.text());
-    out << item.to_json_line() << '\n';
+    text_tokens += gen.sampler().tokens(item.text(format));
+    out << item.to_json_line(format) << '\n';
   }
   out.close();
   if (!out || std::rename(tmp.c_str(), a.out.c_str()) != 0) {
@@ -77,6 +79,10 @@ Runner add_synth(CLI::App& app) {
   cmd->add_option("--out", args->out, "Output JSONL file")->required();
   cmd->add_option("--task", args->task, "retrieval | two-facts | distractors | far")->capture_default_str();
   cmd->add_option("--n", args->n, "Number of items")->capture_default_str();
+  cmd->add_option("--format", args->format,
+                  "Prompt layout of the \"text\" field: chatml (the engine's layout for models whose tokenizer has "
+                  "<|im_start|>, e.g. ours) | plain (\"Question: ...\\nAnswer:\") | raw")
+      ->capture_default_str();
   cmd->add_option("--passages", args->passages, "Passages per item (1..256)")->capture_default_str();
   cmd->add_option("--passage-tokens", args->passage_tokens, "Target tokens per passage (16..8192)")
       ->capture_default_str();

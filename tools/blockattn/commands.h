@@ -10,6 +10,7 @@ namespace blockattn::cli {
 
 using Runner = std::function<int()>;
 
+Runner add_eval(CLI::App& app);
 Runner add_generate(CLI::App& app);
 Runner add_info(CLI::App& app);
 Runner add_pretrain(CLI::App& app);

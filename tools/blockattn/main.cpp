@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
 
   const std::map<std::string, blockattn::cli::Runner> runners = {
       {"corpus", blockattn::cli::add_corpus(app)},
+      {"eval", blockattn::cli::add_eval(app)},
       {"generate", blockattn::cli::add_generate(app)},
       {"info", blockattn::cli::add_info(app)},
       {"pretrain", blockattn::cli::add_pretrain(app)},

@@ -1,4 +1,6 @@
-#include "engine/chat_format.h"
+#include "tokenizer/chat_format.h"
+
+#include "blockattn/error.h"
 
 namespace blockattn {
 
@@ -6,6 +8,20 @@ std::string ChatFormat::final_text(const std::string& query) const {
   if (name == "chatml") return "<|im_start|>user\n" + query + "<|im_end|>\n<|im_start|>assistant\n";
   if (name == "plain") return "\n\nQuestion: " + query + "\nAnswer:";
   return query;
+}
+
+std::string ChatFormat::answer_text(const std::string& answer) const {
+  if (name == "chatml") return answer + "<|im_end|>";
+  if (name == "plain") return " " + answer;
+  return answer;
+}
+
+ChatFormat ChatFormat::named(const std::string& name) {
+  if (name != "chatml" && name != "plain" && name != "raw")
+    throw InputError("unknown chat format \"" + name + "\" (chatml, plain or raw)");
+  ChatFormat f;
+  f.name = name;
+  return f;
 }
 
 ChatFormat ChatFormat::detect(const Tokenizer& tokenizer, bool chat_template) {
