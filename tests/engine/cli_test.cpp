@@ -67,10 +67,41 @@ TEST(Cli, GenerateReportsTimingsAndReusesTheDiskCache) {
   EXPECT_TRUE(contains(warm.out, "blocks reused 2, computed 0")) << warm.out;
 }
 
+// The README's main command: the shipped default model answers from the example documents, in
+// block attention, with blocks it has never seen together.
+TEST(Cli, DefaultModelAnswersTheExampleQuestion) {
+  const std::string root = test::fixture("../..");
+  std::string args = "generate --model " + root + "/models/blockattn-10m -n 12 --no-cache";
+  for (const char* doc : {"apt_notes.txt", "walnut_archive.txt", "river_notes.txt", "greet.py"})
+    args += " --block " + root + "/examples/docs/" + doc;
+  for (const char* mode : {"block", "full"}) {
+    CliRun r = run_cli(args + " --mode " + mode + " --query 'What is the access code of the Walnut archive?'");
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(r.out.substr(0, 6), "48213\n") << mode << ": " << r.out;
+  }
+}
+
+TEST(Cli, EvalScoresRetrievalAndPerplexity) {
+  const std::string model = " --model " + test::fixture("models/tiny-llama");
+  const std::string corpus = " --corpus " + test::fixture("corpus/jsonl/docs.jsonl");
+  test::TempDir dir;
+  CliRun qa = run_cli("eval" + model + corpus + " --n 2 --passages 2 --passage-tokens 24 --mode block --json " +
+                      (dir / "qa.json"));
+  ASSERT_EQ(qa.code, 0) << qa.out;
+  EXPECT_TRUE(contains(qa.out, "task retrieval | mode block | 2 passages")) << qa.out;
+  EXPECT_TRUE(contains(qa.out, "exact match")) << qa.out;
+  std::ifstream json(dir / "qa.json");
+  EXPECT_TRUE(json.good());
+  CliRun ppl = run_cli("eval" + model + corpus + " --task perplexity --window 64");
+  ASSERT_EQ(ppl.code, 0) << ppl.out;
+  EXPECT_TRUE(contains(ppl.out, "| all |")) << ppl.out;
+}
+
 TEST(Cli, ErrorsAreOneLineWithNonZeroExit) {
   test::TempDir dir;
   std::ofstream(dir / "empty.txt") << "";
   const std::string model = " --model " + test::fixture("models/tiny-llama");
+  const std::string corpus = test::fixture("corpus/jsonl/docs.jsonl");
   for (const std::string& args : {
            std::string("generate --model /nonexistent/model --query hi"),
            "generate" + model + " --block " + (dir / "missing.txt") + " --query hi",
@@ -78,6 +109,17 @@ TEST(Cli, ErrorsAreOneLineWithNonZeroExit) {
            "generate" + model + " --query hi --mode sideways",
            "generate" + model,
            "generate" + model + " --query hi --cache-dir " + (dir / "empty.txt") + "/sub",
+           "eval" + model + " --task bogus --corpus " + corpus,
+           "eval" + model + " --mode sideways --corpus " + corpus,
+           "eval" + model + " --corpus " + (dir / "missing.jsonl"),
+           "eval" + model + " --n 0 --corpus " + corpus,
+           "eval" + model + " --task perplexity --window 100000 --corpus " + corpus,
+           "synth --corpus " + corpus + " --out " + (dir / "s.jsonl") + " --format alpaca",
+           "shard --tokenizer " + test::fixture("models/tiny-llama/tokenizer.json") + " --in " +
+               (dir / "missing.jsonl") + " --out " + (dir / "data"),
+           "shard --tokenizer " + test::fixture("models/tiny-llama/tokenizer.json") + " --in " + (dir / "empty.txt") +
+               " --out " + (dir / "data2"),
+           "pretrain --config " + (dir / "missing.json") + " --data " + (dir / "data") + " --out " + (dir / "run"),
        }) {
     CliRun r = run_cli(args);
     EXPECT_NE(r.code, 0) << args;

@@ -45,6 +45,7 @@ int run(GenerateOptions& o) {
     return true;
   });
   std::printf("\n");
+  std::fflush(stdout);  // the answer's end before the timings on stderr, also through a pipe
   const GenerateTimings& t = r.timings;
   std::fprintf(stderr,
                "--\nmode %s | prompt %d tokens in %d blocks + query | blocks reused %d, computed %d\n"
