@@ -77,7 +77,7 @@ TEST(SynthTasks, Deterministic) {
     SynthGenerator c(corpus(), opts(task, Split::kTrain, 6));
     size_t differ = 0;
     for (size_t i = 0; i < 20; ++i) {
-      EXPECT_EQ(a.make(i).to_json_line(), b.make(i).to_json_line());
+      EXPECT_EQ(a.make(i).to_json_line(kPlain), b.make(i).to_json_line(kPlain));
       differ += a.make(i).text(kPlain) != c.make(i).text(kPlain);
     }
     EXPECT_GT(differ, 10u) << "another seed should give other items";
