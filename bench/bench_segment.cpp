@@ -1,5 +1,5 @@
 // Segmentation throughput on one core, per method: MB/s of input text.
-//   bench_segment [--tokenizer FILE] [--mb 8] [--max-tokens 512] [FILES...]
+//   bench_segment [--tokenizer FILE] [--segmenter FILE] [--mb 8] [--max-tokens 512] [FILES...]
 // Without FILES the text is plain files from /usr/share/doc and /usr/share/common-licenses
 // (invalid UTF-8 replaced, binary files skipped), repeated up to --mb megabytes. Without
 // --tokenizer blocks are measured in whitespace-separated words.
@@ -15,6 +15,7 @@
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
 #include "core/io.h"
+#include "segment/learned_model.h"
 #include "segment/segment.h"
 #include "segment/span_estimate.h"
 #include "segment/text_check.h"
@@ -62,7 +63,9 @@ int main(int argc, char** argv) {
   double mb = 8;
   size_t max_tokens = 512;
   std::vector<std::string> files;
+  std::string segmenter_path;
   app.add_option("--tokenizer", tokenizer_path, "tokenizer.json / tokenizer.model to count with");
+  app.add_option("--segmenter", segmenter_path, "also time the learned segmenter in this file");
   app.add_option("--mb", mb, "megabytes of text")->capture_default_str();
   app.add_option("--max-tokens", max_tokens)->capture_default_str();
   app.add_option("files", files, "text files (default: /usr/share/doc)");
@@ -99,9 +102,23 @@ int main(int argc, char** argv) {
     std::printf("%-11s %8.2f MB/s  sum of atom counts / exact count = %.3f\n", "estimate",
                 text.size() / 1e6 / est_s,
                 static_cast<double>(estimate.tokens(0, candidates.size() + 1)) / whole);
-    for (const char* name : {"fixed", "recursive", "sentence", "paragraph", "texttiling"}) {
+    std::shared_ptr<const seg::LearnedSegmenter> learned;
+    std::vector<const char*> methods = {"fixed", "recursive", "sentence", "paragraph", "texttiling"};
+    if (!segmenter_path.empty()) {
+      learned = std::make_shared<const seg::LearnedSegmenter>(seg::LearnedSegmenter::load(segmenter_path));
+      methods.push_back("learned");
+      auto t = clock::now();
+      auto scores = learned->score(text, candidates);
+      std::printf("%-11s %8.2f MB/s  scoring %zu candidates (features + MLP, no token counts)\n", "learned-score",
+                  text.size() / 1e6 / std::chrono::duration<double>(clock::now() - t).count(), scores.size());
+    }
+    for (const char* name : methods) {
       seg::SegmentOptions o;
       o.method = seg::parse_method(name);
+      if (learned) {
+        o.scorer = seg::make_learned_scorer(learned);
+        o.threshold = learned->config().threshold;
+      }
       o.max_tokens = max_tokens;
       o.min_tokens = max_tokens / 8;
       calls = 0;

@@ -102,8 +102,8 @@ torch::Tensor Model::forward(const torch::Tensor& ids, KVCache& cache, LogitsFor
   return torch::linear(rms_norm(x, weights_.final_norm), weights_.lm_head).to(torch::kFloat32);
 }
 
-torch::Tensor Model::forward_train(const torch::Tensor& ids) const {
-  if (ids.dim() != 2 || ids.size(1) == 0) throw InputError("forward_train() needs ids of shape [B, T] with T > 0");
+torch::Tensor Model::final_hidden(const torch::Tensor& ids) const {
+  if (ids.dim() != 2 || ids.size(1) == 0) throw InputError("the model needs ids of shape [B, T] with T > 0");
   const int64_t B = ids.size(0), T = ids.size(1);
   if (T > config_.max_position_embeddings)
     throw InputError("sequence of " + std::to_string(T) + " tokens exceeds the model's context of " +
@@ -112,8 +112,16 @@ torch::Tensor Model::forward_train(const torch::Tensor& ids) const {
   torch::Tensor flat = ids.to(device_, torch::kInt64).reshape({B * T});  // [B*T]
   torch::Tensor x = weights_.embed.index_select(0, flat);               // [B*T, hidden]
   x = run_layers(x, B, cos, sin, /*cache=*/nullptr);                    // [B*T, hidden]
-  torch::Tensor logits = torch::linear(rms_norm(x, weights_.final_norm), weights_.lm_head);  // [B*T, vocab]
-  return logits.to(torch::kFloat32).view({B, T, config_.vocab_size});
+  return rms_norm(x, weights_.final_norm);                              // [B*T, hidden]
+}
+
+torch::Tensor Model::forward_train(const torch::Tensor& ids) const {
+  torch::Tensor logits = torch::linear(final_hidden(ids), weights_.lm_head);  // [B*T, vocab]
+  return logits.to(torch::kFloat32).view({ids.size(0), ids.size(1), config_.vocab_size});
+}
+
+torch::Tensor Model::hidden_states(const torch::Tensor& ids) const {
+  return final_hidden(ids).to(torch::kFloat32).view({ids.size(0), ids.size(1), config_.hidden_size});
 }
 
 }  // namespace blockattn

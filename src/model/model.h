@@ -54,12 +54,17 @@ class Model {
   // no cache and no NoGradGuard, so gradients reach every weight that requires_grad. Runs the
   // same layer code as forward(). Returns float32 logits [B, T, vocab].
   torch::Tensor forward_train(const torch::Tensor& ids) const;
+  // The same pass without the LM head: final-norm hidden states, float32 [B, T, hidden]
+  // (text embeddings for the semantic-chunking baseline).
+  torch::Tensor hidden_states(const torch::Tensor& ids) const;
 
  private:
   Model(ModelConfig config, torch::Device device, torch::ScalarType dtype);
   // The layer stack shared by forward() and forward_train(): x [B*T, hidden] (rows grouped by
   // sequence), cos/sin [T, hd]. `cache` (inference, B == 1) receives each layer's KV; without one
   // each sequence attends causally to itself.
+  // Embedding, layers and final norm of ids [B, T]: [B*T, hidden] in the model dtype.
+  torch::Tensor final_hidden(const torch::Tensor& ids) const;
   torch::Tensor run_layers(torch::Tensor x, int64_t B, const torch::Tensor& cos, const torch::Tensor& sin,
                            KVCache* cache) const;
   torch::Tensor attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x, int64_t B,

@@ -5,6 +5,8 @@
 #include <array>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "test_util.h"
 
 namespace blockattn {
@@ -95,6 +97,55 @@ TEST(Cli, EvalScoresRetrievalAndPerplexity) {
   CliRun ppl = run_cli("eval" + model + corpus + " --task perplexity --window 64");
   ASSERT_EQ(ppl.code, 0) << ppl.out;
   EXPECT_TRUE(contains(ppl.out, "| all |")) << ppl.out;
+}
+
+// `blockattn segment`: the JSON lines give back the input exactly, no block is over the cap, also
+// for a 200 kB line with no separator; bad input is refused in one line.
+TEST(Cli, SegmentRespectsTheCapAndReproducesTheInput) {
+  test::TempDir dir;
+  std::string text;
+  for (int s = 0; s < 12; ++s) {
+    text += "Section " + std::to_string(s) + "\n\n";
+    for (int p = 0; p < 5; ++p) text += "This paragraph talks about topic " + std::to_string(s) + ", sentence " +
+                                        std::to_string(p) + ". It has a second sentence too.\n";
+    text += "\n";
+  }
+  const std::string long_line(200000, 'x');
+  const std::string tok = " --tokenizer " + test::fixture("../../models/blockattn-10m");
+  for (const std::string& input : {text, long_line}) {
+    std::ofstream(dir / "in.txt", std::ios::binary) << input;
+    for (const char* method : {"recursive", "fixed", "sentence", "paragraph", "texttiling"}) {
+      CliRun r = run_cli("segment " + (dir / "in.txt") + tok + " --max-tokens 40 --method " + method + " -o " +
+                         (dir / "out.jsonl"));
+      ASSERT_EQ(r.code, 0) << method << ": " << r.out;
+      std::ifstream out(dir / "out.jsonl");
+      std::string joined;
+      for (std::string line; std::getline(out, line);) {
+        const auto j = nlohmann::json::parse(line);
+        EXPECT_LE(j["tokens"].get<size_t>(), 40u) << method;
+        EXPECT_EQ(j["begin"].get<size_t>(), joined.size()) << method;
+        joined += j["text"].get<std::string>();
+      }
+      EXPECT_EQ(joined, input) << method;
+    }
+  }
+  std::ofstream(dir / "empty.txt") << "";
+  std::ofstream(dir / "bad.txt", std::ios::binary) << "caf\xc3 au lait";
+  std::ofstream(dir / "bin.dat", std::ios::binary) << std::string("\x7f" "ELF\0\0\1", 7);
+  for (const std::string& args : {"segment " + (dir / "empty.txt") + tok, "segment " + (dir / "bad.txt") + tok,
+                                  "segment " + (dir / "bin.dat") + tok,
+                                  "segment " + (dir / "in.txt") + tok + " --min-tokens 50 --max-tokens 40",
+                                  "segment " + (dir / "in.txt") + tok + " --method magic",
+                                  "segment " + (dir / "in.txt") + tok + " --method learned --segmenter " +
+                                      (dir / "none.safetensors")}) {
+    CliRun r = run_cli(args);
+    EXPECT_NE(r.code, 0) << args;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << args << "\n" << r.out;
+  }
+  EXPECT_TRUE(contains(run_cli("segment " + (dir / "bad.txt") + tok).out, "invalid UTF-8 at byte 3"));
+  CliRun replaced = run_cli("segment " + (dir / "bad.txt") + tok + " --invalid-utf8 replace --format text");
+  EXPECT_EQ(replaced.code, 0) << replaced.out;
+  EXPECT_TRUE(contains(replaced.out, "caf\xef\xbf\xbd au lait")) << replaced.out;
 }
 
 TEST(Cli, ErrorsAreOneLineWithNonZeroExit) {

@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
+#include <vector>
 
 namespace blockattn::cli {
 
@@ -14,6 +16,9 @@ Runner add_eval(CLI::App& app);
 Runner add_generate(CLI::App& app);
 Runner add_info(CLI::App& app);
 Runner add_pretrain(CLI::App& app);
+Runner add_segdata(CLI::App& app);
+Runner add_segment(CLI::App& app);
+Runner add_segmenter(CLI::App& app);
 Runner add_shard(CLI::App& app);
 Runner add_corpus(CLI::App& app);
 Runner add_synth(CLI::App& app);

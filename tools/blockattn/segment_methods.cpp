@@ -1,0 +1,72 @@
+#include "segment_methods.h"
+
+#include "blockattn/error.h"
+#include "blockattn/tokenizer.h"
+#include "core/io.h"
+#include "embed/semantic_scorer.h"
+#include "model/model.h"
+#include "segment/learned_model.h"
+
+namespace blockattn::cli {
+
+void add_method_options(CLI::App* cmd, MethodArgs& a) {
+  cmd->add_option("--method", a.method, "learned | fixed | recursive | sentence | paragraph | texttiling | semantic")
+      ->capture_default_str();
+  cmd->add_option("--max-tokens", a.max_tokens, "Hard cap: no block has more tokens")->capture_default_str();
+  cmd->add_option("--min-tokens", a.min_tokens, "Blocks below this merge into a neighbour (best effort)")
+      ->capture_default_str();
+  cmd->add_option("--target-tokens", a.target_tokens,
+                  "fixed/recursive/sentence/paragraph: block size to pack up to (0: --max-tokens)")
+      ->capture_default_str();
+  cmd->add_option("--overlap", a.overlap_tokens, "fixed: tokens shared by consecutive windows")->capture_default_str();
+  cmd->add_option("--threshold", a.threshold,
+                  "learned/semantic: cut where the score is at least this (default: the segmenter's tuned threshold; "
+                  "semantic 0.95, i.e. the 5% most distant neighbours)");
+  cmd->add_option("--tokenizer", a.tokenizer, "Tokenizer (file or model directory) that counts tokens")
+      ->capture_default_str();
+  cmd->add_option("--embed-model", a.model, "semantic: model whose hidden states embed the text")
+      ->capture_default_str();
+  cmd->add_option("--segmenter", a.segmenter, "learned: the trained segmenter file")->capture_default_str();
+  cmd->add_option("--device", a.device, "semantic: cpu | cuda | auto")->capture_default_str();
+}
+
+std::shared_ptr<Tokenizer> load_tokenizer_any(const std::string& path) {
+  if (is_directory(path)) return Tokenizer::load(path);
+  if (!file_exists(path))
+    throw IoError("tokenizer " + path + " does not exist (pass --tokenizer FILE|MODEL_DIR)");
+  return Tokenizer::from_file(path);
+}
+
+SegmenterSetup make_segmenter(const MethodArgs& a) {
+  SegmenterSetup s;
+  segment::SegmentOptions& o = s.options;
+  o.method = segment::parse_method(a.method);
+  o.max_tokens = a.max_tokens;
+  o.min_tokens = a.min_tokens;
+  o.target_tokens = a.target_tokens;
+  o.overlap_tokens = a.overlap_tokens;
+  s.tokenizer = load_tokenizer_any(a.tokenizer);
+  s.count = segment::tokenizer_counter(*s.tokenizer);
+  if (o.method == segment::Method::kSemantic) {
+    ModelLoadOptions lo;
+    lo.device = a.device;
+    s.model = Model::load(a.model, lo);
+    std::shared_ptr<const Tokenizer> embed_tok = Tokenizer::load(a.model);
+    o.scorer = embed::make_semantic_scorer(s.model, embed_tok);
+    o.threshold = a.threshold >= 0 ? a.threshold : 0.95;
+  } else if (o.method == segment::Method::kLearned) {
+    if (!file_exists(a.segmenter))
+      throw IoError("segmenter " + a.segmenter + " does not exist (pass --segmenter FILE, or train one with "
+                    "`blockattn segmenter train`)");
+    auto model = std::make_shared<const segment::LearnedSegmenter>(segment::LearnedSegmenter::load(a.segmenter));
+    o.scorer = segment::make_learned_scorer(model);
+    o.threshold = a.threshold >= 0 ? a.threshold : model->config().threshold;
+    s.keep_alive = model;
+  } else if (a.threshold >= 0) {
+    o.threshold = a.threshold;
+  }
+  s.description = a.method + ", max " + std::to_string(a.max_tokens) + " tokens";
+  return s;
+}
+
+}  // namespace blockattn::cli
