@@ -324,6 +324,13 @@ EvalResult evaluate_segmenters(const std::vector<SegInstance>& validation,
       const auto t0 = Clock::now();
       std::vector<Block> blocks = run_method(m, res.knob_value, inst.text, opts, count, m.scorer);
       seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+      for (const Block& b : blocks) {
+        // segment() guarantees the cap with an exact count; the evaluation re-states it per run.
+        if (b.tokens > opts.max_tokens)
+          throw Error(m.name + " produced a block of " + std::to_string(b.tokens) + " tokens in " + inst.id +
+                      ", above the cap of " + std::to_string(opts.max_tokens));
+        res.max_block_tokens = std::max(res.max_block_tokens, b.tokens);
+      }
       EvalMetrics x = score_instance(inst.text, inst.boundaries, blocks, opts.unit, opts.tolerance_words);
       accumulate(res.overall, x);
       accumulate(res.by_category[inst.category], x);

@@ -70,6 +70,7 @@ struct MethodResult {
   std::map<std::string, EvalMetrics> by_category;
   double seconds = 0;   // segmenting the test split (candidates, scoring, cap, exact counts)
   double mb_per_s = 0;  // test bytes / seconds
+  size_t max_block_tokens = 0;  // largest test block by the exact count (never above max_tokens)
 };
 
 struct EvalResult {

@@ -63,8 +63,8 @@ std::string eval_markdown(const EvalResult& r) {
        std::to_string(r.tolerance_words) + " " + r.unit + "(s) apart.\n\n";
 
   s += "| method | knob | value | val mean tok | test mean tok | Pk | WindowDiff | P | R | F1 | F1@" +
-       std::to_string(r.tolerance_words) + " | best Pk in | best F1 in | MB/s |\n";
-  s += "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+       std::to_string(r.tolerance_words) + " | best Pk in | best F1 in | largest block | MB/s |\n";
+  s += "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   const std::string ncat = std::to_string(r.categories.size());
   for (size_t i = 0; i < r.methods.size(); ++i) {
     const MethodResult& m = r.methods[i];
@@ -75,7 +75,8 @@ std::string eval_markdown(const EvalResult& r) {
          fmt(o.pk) + " | " + fmt(o.windowdiff) + " | " + fmt(o.precision) + " | " +
          fmt(o.recall) + " | " + fmt(o.f1) + " | " + fmt(o.f1_tol) + " | " +
          std::to_string(categories_best(r, i, true)) + "/" + ncat + " | " +
-         std::to_string(categories_best(r, i, false)) + "/" + ncat + " | " + fmt(m.mb_per_s, 2) +
+         std::to_string(categories_best(r, i, false)) + "/" + ncat + " | " +
+         std::to_string(m.max_block_tokens) + " | " + fmt(m.mb_per_s, 2) +
          " |\n";
   }
 
@@ -146,6 +147,7 @@ std::string eval_json(const EvalResult& r) {
     x["tune_steps"] = m.tune_steps;
     x["seconds"] = m.seconds;
     x["mb_per_s"] = m.mb_per_s;
+    x["max_block_tokens"] = m.max_block_tokens;
     x["categories_best_pk"] = categories_best(r, i, true);
     x["categories_best_f1"] = categories_best(r, i, false);
     x["overall"] = metrics_json(m.overall);
