@@ -30,7 +30,8 @@ torch::Tensor Model::rms_norm(const torch::Tensor& x, const torch::Tensor& weigh
 }
 
 torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x, int64_t B,
-                                     const torch::Tensor& cos, const torch::Tensor& sin, KVCache* cache) const {
+                                     const torch::Tensor& cos, const torch::Tensor& sin, KVCache* cache,
+                                     const torch::Tensor* mask) const {
   // x: [B*T, hidden]. The projections stay 2-D matmuls (as they always were for inference) so
   // inference results do not depend on whether a batch dimension exists.
   const int64_t T = x.size(0) / B;
@@ -47,7 +48,9 @@ torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const
   v = v.transpose(1, 2);                                    // [B, n_kv, T, hd]
 
   torch::Tensor out;  // [B, n_head, T, hd]
-  if (!cache) {
+  if (mask) {
+    out = compat::attention(q, k, v, *mask, /*causal=*/false);
+  } else if (!cache) {
     out = compat::attention(q, k, v, std::nullopt, /*causal=*/T > 1);
   } else {
     const int64_t past = cache->size();
@@ -76,10 +79,10 @@ torch::Tensor Model::mlp_block(const LayerWeights& w, const torch::Tensor& x) co
 }
 
 torch::Tensor Model::run_layers(torch::Tensor x, int64_t B, const torch::Tensor& cos, const torch::Tensor& sin,
-                                KVCache* cache) const {
+                                KVCache* cache, const torch::Tensor* mask) const {
   for (int64_t l = 0; l < config_.num_layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
-    x = x + attention_block(w, l, rms_norm(x, w.input_norm), B, cos, sin, cache);
+    x = x + attention_block(w, l, rms_norm(x, w.input_norm), B, cos, sin, cache, mask);
     x = x + mlp_block(w, rms_norm(x, w.post_norm));
   }
   return x;  // [B*T, hidden]
@@ -102,7 +105,7 @@ torch::Tensor Model::forward(const torch::Tensor& ids, KVCache& cache, LogitsFor
   return torch::linear(rms_norm(x, weights_.final_norm), weights_.lm_head).to(torch::kFloat32);
 }
 
-torch::Tensor Model::final_hidden(const torch::Tensor& ids) const {
+torch::Tensor Model::final_hidden(const torch::Tensor& ids, const torch::Tensor* mask) const {
   if (ids.dim() != 2 || ids.size(1) == 0) throw InputError("the model needs ids of shape [B, T] with T > 0");
   const int64_t B = ids.size(0), T = ids.size(1);
   if (T > config_.max_position_embeddings)
@@ -111,12 +114,14 @@ torch::Tensor Model::final_hidden(const torch::Tensor& ids) const {
   auto [cos, sin] = rope_.cos_sin_range(0, T, options());  // [T, hd] each
   torch::Tensor flat = ids.to(device_, torch::kInt64).reshape({B * T});  // [B*T]
   torch::Tensor x = weights_.embed.index_select(0, flat);               // [B*T, hidden]
-  x = run_layers(x, B, cos, sin, /*cache=*/nullptr);                    // [B*T, hidden]
+  if (mask && (mask->scalar_type() != torch::kBool || mask->dim() != 2 || mask->size(0) != T || mask->size(1) != T))
+    throw InputError("attention mask must be bool [T, T] with T = " + std::to_string(T));
+  x = run_layers(x, B, cos, sin, /*cache=*/nullptr, mask);              // [B*T, hidden]
   return rms_norm(x, weights_.final_norm);                              // [B*T, hidden]
 }
 
-torch::Tensor Model::forward_train(const torch::Tensor& ids) const {
-  torch::Tensor logits = torch::linear(final_hidden(ids), weights_.lm_head);  // [B*T, vocab]
+torch::Tensor Model::forward_train(const torch::Tensor& ids, const torch::Tensor& mask) const {
+  torch::Tensor logits = torch::linear(final_hidden(ids, mask.defined() ? &mask : nullptr), weights_.lm_head);  // [B*T, vocab]
   return logits.to(torch::kFloat32).view({ids.size(0), ids.size(1), config_.vocab_size});
 }
 

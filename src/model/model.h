@@ -53,7 +53,9 @@ class Model {
   // Training forward: `ids` [B, T] int64 at positions [0, T), causal attention within each row,
   // no cache and no NoGradGuard, so gradients reach every weight that requires_grad. Runs the
   // same layer code as forward(). Returns float32 logits [B, T, vocab].
-  torch::Tensor forward_train(const torch::Tensor& ids) const;
+  // `mask` (optional, bool [T, T], true = may attend; the same for every row of the batch)
+  // replaces the causal mask, e.g. train/block_mask.h's block-attention mask.
+  torch::Tensor forward_train(const torch::Tensor& ids, const torch::Tensor& mask = {}) const;
   // The same pass without the LM head: final-norm hidden states, float32 [B, T, hidden]
   // (text embeddings for the semantic-chunking baseline).
   torch::Tensor hidden_states(const torch::Tensor& ids) const;
@@ -64,11 +66,11 @@ class Model {
   // sequence), cos/sin [T, hd]. `cache` (inference, B == 1) receives each layer's KV; without one
   // each sequence attends causally to itself.
   // Embedding, layers and final norm of ids [B, T]: [B*T, hidden] in the model dtype.
-  torch::Tensor final_hidden(const torch::Tensor& ids) const;
+  torch::Tensor final_hidden(const torch::Tensor& ids, const torch::Tensor* mask = nullptr) const;
   torch::Tensor run_layers(torch::Tensor x, int64_t B, const torch::Tensor& cos, const torch::Tensor& sin,
-                           KVCache* cache) const;
+                           KVCache* cache, const torch::Tensor* mask = nullptr) const;
   torch::Tensor attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x, int64_t B,
-                                const torch::Tensor& cos, const torch::Tensor& sin, KVCache* cache) const;
+                                const torch::Tensor& cos, const torch::Tensor& sin, KVCache* cache, const torch::Tensor* mask = nullptr) const;
   torch::Tensor mlp_block(const LayerWeights& w, const torch::Tensor& x) const;
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
 

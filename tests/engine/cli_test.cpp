@@ -114,7 +114,7 @@ TEST(Cli, SegmentRespectsTheCapAndReproducesTheInput) {
   const std::string tok = " --tokenizer " + test::fixture("../../models/blockattn-10m");
   for (const std::string& input : {text, long_line}) {
     std::ofstream(dir / "in.txt", std::ios::binary) << input;
-    for (const char* method : {"recursive", "fixed", "sentence", "paragraph", "texttiling"}) {
+    for (const char* method : {"learned", "recursive", "fixed", "sentence", "paragraph", "texttiling"}) {
       CliRun r = run_cli("segment " + (dir / "in.txt") + tok + " --max-tokens 40 --method " + method + " -o " +
                          (dir / "out.jsonl"));
       ASSERT_EQ(r.code, 0) << method << ": " << r.out;

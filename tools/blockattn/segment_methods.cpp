@@ -1,5 +1,7 @@
 #include "segment_methods.h"
 
+#include <filesystem>
+
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
 #include "core/io.h"
@@ -30,14 +32,39 @@ void add_method_options(CLI::App* cmd, MethodArgs& a) {
   cmd->add_option("--device", a.device, "semantic: cpu | cuda | auto")->capture_default_str();
 }
 
-std::shared_ptr<Tokenizer> load_tokenizer_any(const std::string& path) {
+namespace {
+
+// The shipped models' default paths are relative to the repository root; when they do not
+// exist from the working directory, look beside the executable and in its parent directories
+// (build/blockattn finds models/ from anywhere).
+std::string shipped(const std::string& path, const std::string& default_path) {
+  if (path != default_path || file_exists(path) || is_directory(path)) return path;
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return path;
+  for (std::filesystem::path dir = exe.parent_path(); !dir.empty(); dir = dir.parent_path()) {
+    if (std::filesystem::exists(dir / path, ec)) return (dir / path).string();
+    if (dir == dir.root_path()) break;
+  }
+  return path;
+}
+
+}  // namespace
+
+std::shared_ptr<Tokenizer> load_tokenizer_any(const std::string& given) {
+  const std::string path = shipped(given, MethodArgs{}.tokenizer);
   if (is_directory(path)) return Tokenizer::load(path);
   if (!file_exists(path))
     throw IoError("tokenizer " + path + " does not exist (pass --tokenizer FILE|MODEL_DIR)");
   return Tokenizer::from_file(path);
 }
 
-SegmenterSetup make_segmenter(const MethodArgs& a) {
+SegmenterSetup make_segmenter(const MethodArgs& args) {
+  const MethodArgs defaults;
+  MethodArgs a = args;
+  a.tokenizer = shipped(a.tokenizer, defaults.tokenizer);
+  a.model = shipped(a.model, defaults.model);
+  a.segmenter = shipped(a.segmenter, defaults.segmenter);
   SegmenterSetup s;
   segment::SegmentOptions& o = s.options;
   o.method = segment::parse_method(a.method);
