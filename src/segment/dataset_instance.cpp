@@ -1,11 +1,14 @@
 #include "segment/dataset_instance.h"
 
+#include <fstream>
+
 #include <algorithm>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "blockattn/error.h"
+#include "core/io.h"
 #include "core/utf8.h"
 
 namespace blockattn::segment {
@@ -108,6 +111,27 @@ PieceFit finalize_instance(std::vector<InstancePiece>& pieces, const DatasetCoun
         if (seen.insert(s).second) out.sources.push_back(s);
     return PieceFit::kOk;
   }
+}
+
+std::vector<SegInstance> read_instances(const std::string& path, size_t limit) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(errno_message(path));
+  std::vector<SegInstance> all;
+  size_t line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      all.push_back(instance_from_json_line(line));
+    } catch (const Error& e) {
+      throw FormatError(path + ":" + std::to_string(line_no) + ": " + e.what());
+    }
+  }
+  if (in.bad()) throw IoError(errno_message(path));
+  if (limit == 0 || all.size() <= limit) return all;
+  std::vector<SegInstance> some;
+  for (size_t i = 0; i < limit; ++i) some.push_back(std::move(all[i * all.size() / limit]));
+  return some;
 }
 
 }  // namespace blockattn::segment

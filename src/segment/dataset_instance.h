@@ -26,6 +26,11 @@ std::string to_json_line(const SegInstance& inst);
 // Inverse of to_json_line (for tests and later stages). Throws FormatError.
 SegInstance instance_from_json_line(const std::string& line);
 
+// Every instance of a JSONL file (blank lines skipped); at most `limit` (0: all), then taken
+// evenly spaced so that every category stays represented. IoError if unreadable; FormatError
+// "path:line: ..." for a malformed line.
+std::vector<SegInstance> read_instances(const std::string& path, size_t limit = 0);
+
 // Throws InputError naming the instance unless: boundaries ascending, unique, inside (0, size),
 // each on a UTF-8 character start and a line start; text valid UTF-8 and not empty.
 void check_instance(const SegInstance& inst);

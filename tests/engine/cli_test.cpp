@@ -97,6 +97,21 @@ TEST(Cli, EvalScoresRetrievalAndPerplexity) {
   CliRun ppl = run_cli("eval" + model + corpus + " --task perplexity --window 64");
   ASSERT_EQ(ppl.code, 0) << ppl.out;
   EXPECT_TRUE(contains(ppl.out, "| all |")) << ppl.out;
+
+  // Final-block LM on segmentation instances: three blocks, the last scored in both modes.
+  const std::string text = "The river runs to the sea past the old mill.\n\nThe mill grinds corn for the town "
+                           "every day.\n\nThe town sells the corn at the market on the square near the river.";
+  const size_t b1 = text.find("The mill"), b2 = text.find("The town");
+  std::ofstream(dir / "seg.jsonl") << nlohmann::json{{"id", "test/manual/0"}, {"category", "manual"},
+                                                     {"split", "test"}, {"text", text},
+                                                     {"boundaries", {b1, b2}}, {"tokens", 40},
+                                                     {"sources", {"doc"}}}
+                                          .dump()
+                                   << "\n";
+  CliRun fb = run_cli("eval" + model + " --task final-block --window 256 --corpus " + (dir / "seg.jsonl"));
+  ASSERT_EQ(fb.code, 0) << fb.out;
+  EXPECT_TRUE(contains(fb.out, "| manual | 1 | 2.0 |")) << fb.out;
+  EXPECT_TRUE(contains(fb.out, "| all | 1 |")) << fb.out;
 }
 
 // `blockattn segment`: the JSON lines give back the input exactly, no block is over the cap, also

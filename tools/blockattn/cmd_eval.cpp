@@ -1,5 +1,6 @@
 // `blockattn eval`: quality of a model on held-out data — synthetic retrieval (exact match) in
 // block or full attention, and per-category language-modelling loss.
+#include <cmath>
 #include <cstdio>
 #include <memory>
 
@@ -13,9 +14,11 @@
 #include "commands.h"
 #include "core/io.h"
 #include "data/synthetic_corpus.h"
+#include "eval/final_block_eval.h"
 #include "eval/perplexity_eval.h"
 #include "eval/retrieval_eval.h"
 #include "model/model.h"
+#include "segment/dataset_instance.h"
 #include "train/progress.h"
 
 namespace blockattn::cli {
@@ -58,6 +61,42 @@ int run_perplexity(const EvalArgs& a) {
                  {"perplexity", r.perplexity}});
   }
   write_json(a.json_out, {{"task", "perplexity"}, {"model", a.model_dir}, {"categories", j}});
+  return 0;
+}
+
+int run_final_block(const EvalArgs& a) {
+  ModelLoadOptions lo;
+  lo.device = a.device;
+  lo.dtype = a.dtype;
+  auto model = Model::load(a.model_dir, lo);
+  auto tokenizer = Tokenizer::load(a.model_dir);
+  std::vector<segment::SegInstance> instances;
+  for (const std::string& path : data::split_path_list(a.corpus)) {
+    auto part = segment::read_instances(path, a.items);
+    instances.insert(instances.end(), part.begin(), part.end());
+  }
+  eval::FinalBlockOptions fo;
+  if (a.window > 0) fo.window = a.window;
+  train::ProgressLine bar(stderr, static_cast<int64_t>(instances.size()), 0);
+  auto r = eval::eval_final_block(*model, *tokenizer, instances, fo, [&](size_t done, size_t total) {
+    if (done == total || done % 50 == 0) bar.message("scored " + std::to_string(done) + "/" + std::to_string(total));
+  });
+  std::printf("| category | instances | context blocks | final-block tokens | full loss | block loss | full ppl | block "
+              "ppl | block vs full |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  nlohmann::json j = nlohmann::json::array();
+  auto row = [&](const std::string& name, const eval::FinalBlockLoss& l) {
+    const double pf = std::exp(l.full_loss()), pb = std::exp(l.block_loss());
+    std::printf("| %s | %llu | %.1f | %llu | %.4f | %.4f | %.2f | %.2f | %+.1f%% |\n", name.c_str(),
+                (unsigned long long)l.instances, static_cast<double>(l.blocks) / l.instances,
+                (unsigned long long)l.tokens, l.full_loss(), l.block_loss(), pf, pb, 100 * (pb / pf - 1));
+    j.push_back({{"category", name}, {"instances", l.instances}, {"tokens", l.tokens}, {"full_loss", l.full_loss()},
+                 {"block_loss", l.block_loss()}, {"full_perplexity", pf}, {"block_perplexity", pb}});
+  };
+  for (const auto& [name, l] : r.by_category) row(name, l);
+  row("all", r.all);
+  std::fprintf(stderr, "%llu instances skipped (final block under %zu tokens or no context in %lld tokens)\n",
+               (unsigned long long)r.skipped, fo.min_final_tokens, (long long)fo.window);
+  write_json(a.json_out, {{"task", "final-block"}, {"model", a.model_dir}, {"window", fo.window}, {"categories", j}});
   return 0;
 }
 
@@ -111,25 +150,34 @@ Runner add_eval(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   cmd->add_option("-m,--model", a->model_dir, "Model directory")->required();
   cmd->add_option("--task", a->task,
-                  "retrieval | two-facts | distractors | far (synthetic QA, exact match) | perplexity (per category)")
+                  "retrieval | two-facts | distractors | far (synthetic QA, exact match) | perplexity (per category) | "
+                  "final-block (last block of `segdata build` instances given the blocks before, full vs block "
+                  "attention)")
       ->capture_default_str();
   cmd->add_option("--corpus", a->corpus,
                   "Held-out JSONL documents ({\"text\", \"category\"}; e.g. the corpus's test.jsonl): passage "
                   "source for QA tasks, scored documents for perplexity; several: a,b")
       ->required();
   cmd->add_option("--mode", a->mode, "full | block (QA tasks): passages as independent blocks")->capture_default_str();
-  cmd->add_option("--n", a->items, "QA items")->capture_default_str();
+  cmd->add_option("--n", a->items, "QA items; final-block: at most this many instances per file, evenly spaced")
+      ->capture_default_str();
   cmd->add_option("--passages", a->passages, "Passages per QA item")->capture_default_str();
   cmd->add_option("--passage-tokens", a->passage_tokens, "Target tokens per passage")->capture_default_str();
   cmd->add_option("--seed", a->seed, "Evaluation seed (items never seen in training)")->capture_default_str();
-  cmd->add_option("--window", a->window, "Perplexity window in tokens (0: min(context, 2048))")->capture_default_str();
+  cmd->add_option("--window", a->window,
+                  "perplexity / final-block: tokens per scored sequence (0: min(context, 2048))")
+      ->capture_default_str();
   cmd->add_option("--max-tokens-per-category", a->max_tokens_per_category,
                   "Perplexity: stop adding documents of a category past this many tokens (0: all)")
       ->capture_default_str();
   cmd->add_option("--device", a->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--dtype", a->dtype, "auto | float32 | bfloat16 | float16")->capture_default_str();
   cmd->add_option("--json", a->json_out, "Also write the results as JSON to this file");
-  return [a] { return a->task == "perplexity" ? run_perplexity(*a) : run_retrieval(*a); };
+  return [a] {
+    if (a->task == "perplexity") return run_perplexity(*a);
+    if (a->task == "final-block") return run_final_block(*a);
+    return run_retrieval(*a);
+  };
 }
 
 }  // namespace blockattn::cli

@@ -1,7 +1,6 @@
 // `blockattn segmenter train|eval`: the learned segmenter on the segmentation dataset
 // (`blockattn segdata build`), and the evaluation of every method at matched granularity.
 #include <cstdio>
-#include <fstream>
 #include <memory>
 
 #include "blockattn/error.h"
@@ -21,27 +20,10 @@ namespace blockattn::cli {
 
 namespace {
 
-// Every instance of DIR/<split>.jsonl; at most `limit` (0: all), taking every k-th so that all
-// categories stay represented.
 std::vector<segment::SegInstance> read_instances(const std::string& dir, const std::string& split, size_t limit = 0) {
   const std::string path = dir + "/" + split + ".jsonl";
   if (!file_exists(path)) throw IoError(path + " does not exist (make it with `blockattn segdata build`)");
-  std::ifstream in(path, std::ios::binary);
-  std::vector<segment::SegInstance> all;
-  size_t line_no = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    try {
-      all.push_back(segment::instance_from_json_line(line));
-    } catch (const Error& e) {
-      throw FormatError(path + ":" + std::to_string(line_no) + ": " + e.what());
-    }
-  }
-  if (limit == 0 || all.size() <= limit) return all;
-  std::vector<segment::SegInstance> some;
-  for (size_t i = 0; i < limit; ++i) some.push_back(std::move(all[i * all.size() / limit]));
-  return some;
+  return segment::read_instances(path, limit);
 }
 
 struct TrainArgs {
