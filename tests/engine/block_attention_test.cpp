@@ -7,11 +7,7 @@
 namespace blockattn {
 namespace {
 
-std::vector<int32_t> ids_range(int32_t first, int n, int32_t vocab) {
-  std::vector<int32_t> out;
-  for (int i = 0; i < n; ++i) out.push_back(4 + (first + 37 * i) % (vocab - 4));
-  return out;
-}
+using test::ids_range;
 
 class BlockVsFull : public ::testing::TestWithParam<std::string> {};
 

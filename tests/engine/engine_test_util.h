@@ -34,6 +34,13 @@ inline std::vector<int32_t> to_ids(const torch::Tensor& t) {
   return std::vector<int32_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
 }
 
+// n token ids spread over [4, vocab) (ids below 4 are often special), starting from `first`.
+inline std::vector<int32_t> ids_range(int32_t first, int n, int32_t vocab) {
+  std::vector<int32_t> out;
+  for (int i = 0; i < n; ++i) out.push_back(4 + (first + 37 * i) % (vocab - 4));
+  return out;
+}
+
 inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kCPU, torch::kFloat64) - b.to(torch::kCPU, torch::kFloat64)).abs().max().item<double>();
 }

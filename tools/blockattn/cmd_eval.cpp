@@ -38,11 +38,15 @@ void write_json(const std::string& path, const nlohmann::json& j) {
   if (!path.empty()) write_file_atomic(path, j.dump(2) + "\n");
 }
 
-int run_perplexity(const EvalArgs& a) {
+std::shared_ptr<Model> load_model(const EvalArgs& a) {
   ModelLoadOptions lo;
   lo.device = a.device;
   lo.dtype = a.dtype;
-  auto model = Model::load(a.model_dir, lo);
+  return Model::load(a.model_dir, lo);
+}
+
+int run_perplexity(const EvalArgs& a) {
+  auto model = load_model(a);
   auto tokenizer = Tokenizer::load(a.model_dir);
   auto docs = data::read_jsonl_labeled(data::split_path_list(a.corpus));
   eval::PerplexityOptions po;
@@ -65,10 +69,7 @@ int run_perplexity(const EvalArgs& a) {
 }
 
 int run_final_block(const EvalArgs& a) {
-  ModelLoadOptions lo;
-  lo.device = a.device;
-  lo.dtype = a.dtype;
-  auto model = Model::load(a.model_dir, lo);
+  auto model = load_model(a);
   auto tokenizer = Tokenizer::load(a.model_dir);
   std::vector<segment::SegInstance> instances;
   for (const std::string& path : data::split_path_list(a.corpus)) {
