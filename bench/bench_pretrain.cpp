@@ -1,5 +1,6 @@
 // Training throughput and MFU of a pretrain config on random tokens (no corpus needed):
-//   bench_pretrain --config configs/reference-10m-h200.json --tokenizer models/blockattn-10m/tokenizer.model
+//   bench_pretrain --config configs/reference-10m-h200.json --tokenizer
+//   models/blockattn-10m/tokenizer.model
 //                  [--steps 60] [--device auto]
 // Writes random-token shards (one dataset per data_mix entry) into a temporary directory and
 // runs `pretrain` for --steps steps (the first 10 are warm-up, not timed: CUDA kernels are chosen
@@ -24,8 +25,8 @@ namespace fs = std::filesystem;
 using namespace blockattn;
 
 // A dataset of random ids in [7, vocab) with documents of 2000..6000 tokens.
-static void write_random_dataset(const std::string& dir, const std::string& tokenizer_path, uint64_t tokens,
-                                 uint64_t seed) {
+static void write_random_dataset(const std::string& dir, const std::string& tokenizer_path,
+                                 uint64_t tokens, uint64_t seed) {
   auto tok = Tokenizer::from_file(tokenizer_path);
   TokenShardWriter w(dir + "/train", tok->vocab_size(), tok->fingerprint());
   std::mt19937_64 rng(seed);
@@ -45,7 +46,8 @@ static void write_random_dataset(const std::string& dir, const std::string& toke
   info.eos_id = tok->eos_id() ? *tok->eos_id() : -1;
   info.train_tokens = w.total_tokens();
   info.documents = w.total_docs();
-  fs::copy_file(tokenizer_path, dir + "/" + info.tokenizer_file, fs::copy_options::overwrite_existing);
+  fs::copy_file(tokenizer_path, dir + "/" + info.tokenizer_file,
+                fs::copy_options::overwrite_existing);
   info.save(dir);
 }
 
@@ -54,7 +56,8 @@ int main(int argc, char** argv) {
   std::string config, tokenizer, device = "auto";
   int64_t steps = 60;
   app.add_option("--config", config, "pretrain config (model + training)")->required();
-  app.add_option("--tokenizer", tokenizer, "tokenizer file whose vocabulary the data uses")->required();
+  app.add_option("--tokenizer", tokenizer, "tokenizer file whose vocabulary the data uses")
+      ->required();
   app.add_option("--steps", steps, "steps to run (10 of them warm-up)")->capture_default_str();
   app.add_option("--device", device, "auto | cpu | cuda")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -64,7 +67,8 @@ int main(int argc, char** argv) {
     j["training"]["device"] = device;
     j["training"]["eval_every"] = 0;
     j["training"]["checkpoint_every"] = 0;
-    const fs::path tmp = fs::temp_directory_path() / ("bench_pretrain_" + std::to_string(::getpid()));
+    const fs::path tmp =
+        fs::temp_directory_path() / ("bench_pretrain_" + std::to_string(::getpid()));
     fs::create_directories(tmp);
     write_file_atomic((tmp / "config.json").string(), j.dump());
     const uint64_t tokens = static_cast<uint64_t>(c.train.tokens_per_step()) * 4 + 100000;
@@ -72,7 +76,8 @@ int main(int argc, char** argv) {
       write_random_dataset((tmp / "data").string(), tokenizer, tokens, 1);
     } else {
       for (size_t i = 0; i < c.train.data_mix.size(); ++i)
-        write_random_dataset((tmp / "data" / c.train.data_mix[i].dir).string(), tokenizer, tokens, i + 1);
+        write_random_dataset((tmp / "data" / c.train.data_mix[i].dir).string(), tokenizer, tokens,
+                             i + 1);
     }
     train::PretrainOptions o;
     o.config_path = (tmp / "config.json").string();
@@ -85,10 +90,12 @@ int main(int argc, char** argv) {
     o.max_steps = steps;
     train::PretrainResult r = train::run_pretrain(o);
     const auto& t = c.train;
-    std::printf("config %s: %.2f M params, batch %lld x seq %lld = %lld tokens/step\n", config.c_str(),
-                c.model.num_parameters() / 1e6, (long long)t.batch_size * t.grad_accum, (long long)t.seq_len,
+    std::printf("config %s: %.2f M params, batch %lld x seq %lld = %lld tokens/step\n",
+                config.c_str(), c.model.num_parameters() / 1e6,
+                (long long)t.batch_size * t.grad_accum, (long long)t.seq_len,
                 (long long)t.tokens_per_step());
-    std::printf("%lld timed steps: %.0f tokens/s, MFU %s\n", (long long)(r.end_step - r.start_step), r.tokens_per_s,
+    std::printf("%lld timed steps: %.0f tokens/s, MFU %s\n", (long long)(r.end_step - r.start_step),
+                r.tokens_per_s,
                 r.mfu >= 0 ? (std::to_string(100 * r.mfu).substr(0, 5) + "% of " +
                               std::to_string(static_cast<int>(t.peak_flops / 1e12)) + " TFLOP/s")
                                  .c_str()

@@ -29,7 +29,8 @@ struct SemanticOptions {
 };
 
 // The model and tokenizer must belong together and outlive the scorer's use.
-segment::Scorer make_semantic_scorer(std::shared_ptr<const Model> model, std::shared_ptr<const Tokenizer> tokenizer,
+segment::Scorer make_semantic_scorer(std::shared_ptr<const Model> model,
+                                     std::shared_ptr<const Tokenizer> tokenizer,
                                      const SemanticOptions& options = {});
 
 }  // namespace blockattn::embed

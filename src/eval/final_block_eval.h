@@ -26,7 +26,7 @@ class Tokenizer;
 namespace blockattn::eval {
 
 struct FinalBlockOptions {
-  int64_t window = 2048;  // tokens per sequence (<= the model's context)
+  int64_t window = 2048;        // tokens per sequence (<= the model's context)
   size_t min_final_tokens = 8;  // instances whose last block is shorter are skipped
 };
 
@@ -45,7 +45,8 @@ struct FinalBlockResult {
 
 // InputError when no instance can be scored or the window exceeds the context.
 FinalBlockResult eval_final_block(const Model& model, const Tokenizer& tokenizer,
-                                  const std::vector<segment::SegInstance>& instances, const FinalBlockOptions& options,
+                                  const std::vector<segment::SegInstance>& instances,
+                                  const FinalBlockOptions& options,
                                   const std::function<void(size_t, size_t)>& progress = {});
 
 }  // namespace blockattn::eval

@@ -18,15 +18,16 @@ class Tokenizer;
 namespace blockattn::eval {
 
 struct PerplexityOptions {
-  int64_t window = 0;                     // tokens per window; 0: min(context length, 2048)
-  uint64_t max_tokens_per_category = 0;   // 0: all; else stop adding documents of a category beyond it
+  int64_t window = 0;  // tokens per window; 0: min(context length, 2048)
+  uint64_t max_tokens_per_category =
+      0;  // 0: all; else stop adding documents of a category beyond it
 };
 
 struct CategoryLoss {
   std::string category;  // "" sorts first: documents without one; "all" is the token-weighted total
   uint64_t documents = 0, tokens = 0;  // tokens predicted
-  double loss = 0;        // mean next-token cross-entropy, nats
-  double perplexity = 0;  // exp(loss)
+  double loss = 0;                     // mean next-token cross-entropy, nats
+  double perplexity = 0;               // exp(loss)
 };
 
 // Categories in name order, then "all". InputError when no document yields a prediction.

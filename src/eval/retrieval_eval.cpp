@@ -17,10 +17,13 @@ std::string trim(const std::string& s) {
 
 }  // namespace
 
-bool exact_match(const std::string& output, const std::string& answer) { return trim(output) == trim(answer); }
+bool exact_match(const std::string& output, const std::string& answer) {
+  return trim(output) == trim(answer);
+}
 
 RetrievalEvalResult eval_retrieval(Engine& engine, const std::string& tokenizer_dir,
-                                   const std::vector<std::string>& documents, const RetrievalEvalOptions& o,
+                                   const std::vector<std::string>& documents,
+                                   const RetrievalEvalOptions& o,
                                    const std::function<void(size_t, size_t)>& progress) {
   std::unique_ptr<Tokenizer> tokenizer = Tokenizer::load(tokenizer_dir);
   data::SynthOptions so;
@@ -29,8 +32,8 @@ RetrievalEvalResult eval_retrieval(Engine& engine, const std::string& tokenizer_
   so.passages = o.passages;
   so.passage_tokens = o.passage_tokens;
   so.seed = o.seed;
-  data::SynthGenerator gen(documents, so,
-                           [t = tokenizer.get()](std::string_view s) { return t->encode(s).size(); });
+  data::SynthGenerator gen(
+      documents, so, [t = tokenizer.get()](std::string_view s) { return t->encode(s).size(); });
 
   RetrievalEvalResult r;
   double prompt_tokens = 0;

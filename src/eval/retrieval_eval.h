@@ -19,7 +19,7 @@ struct RetrievalEvalOptions {
   size_t passages = 8;
   size_t passage_tokens = 200;
   size_t items = 200;
-  uint64_t seed = 1;       // evaluation stream; item i is the same whatever `items` is
+  uint64_t seed = 1;  // evaluation stream; item i is the same whatever `items` is
   int max_new_tokens = 16;
 };
 
@@ -29,8 +29,8 @@ struct RetrievalExample {
 
 struct RetrievalEvalResult {
   size_t items = 0, correct = 0;
-  double exact_match = 0;         // correct / items
-  double mean_prompt_tokens = 0;  // as the engine counted them (sinks included)
+  double exact_match = 0;                  // correct / items
+  double mean_prompt_tokens = 0;           // as the engine counted them (sinks included)
   std::vector<RetrievalExample> failures;  // the first few wrong answers, for the report
 };
 
@@ -38,7 +38,8 @@ struct RetrievalEvalResult {
 // whose tokenizer `tokenizer_dir` holds (passage lengths are counted with it). `progress` is
 // called after every item with (done, correct). InputError for bad options (see SynthOptions).
 RetrievalEvalResult eval_retrieval(Engine& engine, const std::string& tokenizer_dir,
-                                   const std::vector<std::string>& documents, const RetrievalEvalOptions& options,
+                                   const std::vector<std::string>& documents,
+                                   const RetrievalEvalOptions& options,
                                    const std::function<void(size_t, size_t)>& progress = {});
 
 // Exact match after trimming whitespace on both ends.

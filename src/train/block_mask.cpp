@@ -16,9 +16,9 @@ torch::Tensor block_attention_mask(const std::vector<int64_t>& block_lengths, to
   }
   const int64_t T = static_cast<int64_t>(block_of.size());
   torch::Tensor id = torch::tensor(block_of, torch::kInt64);  // [T]
-  torch::Tensor same = id.unsqueeze(1) == id.unsqueeze(0);     // [T, T]: query row, key column
+  torch::Tensor same = id.unsqueeze(1) == id.unsqueeze(0);    // [T, T]: query row, key column
   torch::Tensor global_row = (id == -1).unsqueeze(1).expand({T, T});  // [T, T]
-  torch::Tensor causal = torch::ones({T, T}, torch::kBool).tril();     // [T, T]
+  torch::Tensor causal = torch::ones({T, T}, torch::kBool).tril();    // [T, T]
   return ((same | global_row) & causal).to(device);
 }
 

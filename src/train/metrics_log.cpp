@@ -17,8 +17,13 @@ void MetricsLog::write(const std::string& line) {
   std::fflush(file_);
 }
 
-void MetricsLog::log_step(int64_t step, double loss, double lr, double tokens_per_s, int64_t tokens) {
-  write(nlohmann::json{{"step", step}, {"loss", loss}, {"lr", lr}, {"tokens_per_s", tokens_per_s}, {"tokens", tokens}}
+void MetricsLog::log_step(int64_t step, double loss, double lr, double tokens_per_s,
+                          int64_t tokens) {
+  write(nlohmann::json{{"step", step},
+                       {"loss", loss},
+                       {"lr", lr},
+                       {"tokens_per_s", tokens_per_s},
+                       {"tokens", tokens}}
             .dump());
 }
 

@@ -22,7 +22,8 @@ class MetricsLog {
   MetricsLog& operator=(const MetricsLog&) = delete;
 
   void log_step(int64_t step, double loss, double lr, double tokens_per_s, int64_t tokens);
-  void log_validation(int64_t step, double mean, const std::vector<std::pair<std::string, double>>& per_source);
+  void log_validation(int64_t step, double mean,
+                      const std::vector<std::pair<std::string, double>>& per_source);
 
  private:
   void write(const std::string& line);

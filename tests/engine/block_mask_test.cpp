@@ -38,27 +38,32 @@ TEST_P(BlockMaskVsPrefill, TrainingMaskReproducesInferenceBlockMode) {
   torch::NoGradGuard no_grad;
   for (int sinks : {0, 2}) {
     const SinkConfig sink{sinks, 3};
-    PromptLayout layout =
-        make_prompt_layout({ids_range(1, 23, V), ids_range(2, 17, V), ids_range(5, 30, V)}, ids_range(7, 6, V), sink);
+    PromptLayout layout = make_prompt_layout(
+        {ids_range(1, 23, V), ids_range(2, 17, V), ids_range(5, 30, V)}, ids_range(7, 6, V), sink);
     KVCache cache = model->new_cache(layout.total_tokens());
-    torch::Tensor engine = prefill_blocks(*model, layout, sink, nullptr, cache, nullptr, true);  // [|F|, V]
+    torch::Tensor engine =
+        prefill_blocks(*model, layout, sink, nullptr, cache, nullptr, true);  // [|F|, V]
 
     std::vector<int64_t> lengths;
-    for (const PromptBlock& b : layout.blocks) lengths.push_back(static_cast<int64_t>(b.tokens.size()));
+    for (const PromptBlock& b : layout.blocks)
+      lengths.push_back(static_cast<int64_t>(b.tokens.size()));
     lengths.push_back(static_cast<int64_t>(layout.final_tokens.size()));
     const std::vector<int32_t> flat = layout.flat();
-    torch::Tensor ids = torch::tensor(std::vector<int64_t>(flat.begin(), flat.end()), torch::kInt64).unsqueeze(0);
+    torch::Tensor ids =
+        torch::tensor(std::vector<int64_t>(flat.begin(), flat.end()), torch::kInt64).unsqueeze(0);
     torch::Tensor mask = train::block_attention_mask(lengths, torch::kCPU);  // [T, T]
     const int64_t F = static_cast<int64_t>(layout.final_tokens.size());
-    torch::Tensor trained = model->forward_train(ids, mask)[0].narrow(0, layout.final_offset, F);  // [|F|, V]
+    torch::Tensor trained =
+        model->forward_train(ids, mask)[0].narrow(0, layout.final_offset, F);  // [|F|, V]
     EXPECT_LE(test::max_abs_diff(trained, engine), 1e-4) << GetParam() << " sinks=" << sinks;
 
     // Without the mask it is full attention, which must differ (the test can fail).
     torch::Tensor full = model->forward_train(ids)[0].narrow(0, layout.final_offset, F);
     EXPECT_GT(test::max_abs_diff(full, engine), 1e-3) << GetParam();
   }
-  EXPECT_THROW(model->forward_train(torch::zeros({1, 4}, torch::kInt64), torch::ones({3, 3}, torch::kBool)),
-               InputError);
+  EXPECT_THROW(
+      model->forward_train(torch::zeros({1, 4}, torch::kInt64), torch::ones({3, 3}, torch::kBool)),
+      InputError);
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, BlockMaskVsPrefill, ::testing::ValuesIn(test::fixture_archs()),

@@ -23,7 +23,8 @@ const std::string kFingerprint = "00112233445566778899aabbccddeeff";
 
 // Documents of `doc_len` tokens; each starts with `marker` (which appears nowhere else) and is
 // filled with `fill`.
-TokenDataset make_source(const std::string& dir, int32_t marker, int32_t fill, int docs, int doc_len) {
+TokenDataset make_source(const std::string& dir, int32_t marker, int32_t fill, int docs,
+                         int doc_len) {
   TokenShardWriter w(dir, 100, kFingerprint, 50);
   for (int d = 0; d < docs; ++d) {
     std::vector<int32_t> ids(doc_len, fill);
@@ -49,7 +50,8 @@ TEST(WindowSampler, MixturesFollowWeightsAndDocumentStarts) {
     const bool is_b = row[0] == 7 || row[0] == 8;
     if (is_b) {
       ++from_b;
-      EXPECT_EQ(row[0], 7) << "window " << i << " of a document-start source starts inside a document";
+      EXPECT_EQ(row[0], 7) << "window " << i
+                           << " of a document-start source starts inside a document";
     }
   }
   EXPECT_NEAR(from_b / double(n), 0.25, 0.03);
@@ -81,9 +83,11 @@ TEST(PretrainDataMix, LogsPerSourceValidationAndExportsShards) {
     ShardBuildOptions opts;
     opts.validation_every = 8;
     opts.threads = 2;
-    build_token_dataset(tok, {tmp / (std::string(name) + ".jsonl")}, tmp / (std::string("data/") + name), opts);
+    build_token_dataset(tok, {tmp / (std::string(name) + ".jsonl")},
+                        tmp / (std::string("data/") + name), opts);
   }
-  const std::string config = R"({"model": {"model_type": "llama", "vocab_size": 512, "hidden_size": 32,
+  const std::string config =
+      R"({"model": {"model_type": "llama", "vocab_size": 512, "hidden_size": 32,
       "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
       "max_position_embeddings": 64, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": true},
     "training": {"seq_len": 32, "batch_size": 4, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 2, "total_steps": 6,

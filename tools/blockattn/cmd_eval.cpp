@@ -54,14 +54,21 @@ int run_perplexity(const EvalArgs& a) {
   po.max_tokens_per_category = a.max_tokens_per_category;
   train::ProgressLine bar(stderr, static_cast<int64_t>(docs.size()), 0);
   auto rows = eval::eval_perplexity(*model, *tokenizer, docs, po, [&](size_t done, size_t total) {
-    if (done == total || done % 50 == 0) bar.message("scored " + std::to_string(done) + "/" + std::to_string(total) + " documents");
+    if (done == total || done % 50 == 0)
+      bar.message("scored " + std::to_string(done) + "/" + std::to_string(total) + " documents");
   });
-  std::printf("| category | documents | tokens | loss (nats) | perplexity |\n| --- | ---: | ---: | ---: | ---: |\n");
+  std::printf(
+      "| category | documents | tokens | loss (nats) | perplexity |\n| --- | ---: | ---: | ---: | "
+      "---: |\n");
   nlohmann::json j = nlohmann::json::array();
   for (const auto& r : rows) {
-    std::printf("| %s | %llu | %llu | %.4f | %.2f |\n", r.category.empty() ? "(none)" : r.category.c_str(),
-                (unsigned long long)r.documents, (unsigned long long)r.tokens, r.loss, r.perplexity);
-    j.push_back({{"category", r.category}, {"documents", r.documents}, {"tokens", r.tokens}, {"loss", r.loss},
+    std::printf("| %s | %llu | %llu | %.4f | %.2f |\n",
+                r.category.empty() ? "(none)" : r.category.c_str(), (unsigned long long)r.documents,
+                (unsigned long long)r.tokens, r.loss, r.perplexity);
+    j.push_back({{"category", r.category},
+                 {"documents", r.documents},
+                 {"tokens", r.tokens},
+                 {"loss", r.loss},
                  {"perplexity", r.perplexity}});
   }
   write_json(a.json_out, {{"task", "perplexity"}, {"model", a.model_dir}, {"categories", j}});
@@ -79,30 +86,45 @@ int run_final_block(const EvalArgs& a) {
   eval::FinalBlockOptions fo;
   if (a.window > 0) fo.window = a.window;
   train::ProgressLine bar(stderr, static_cast<int64_t>(instances.size()), 0);
-  auto r = eval::eval_final_block(*model, *tokenizer, instances, fo, [&](size_t done, size_t total) {
-    if (done == total || done % 50 == 0) bar.message("scored " + std::to_string(done) + "/" + std::to_string(total));
-  });
-  std::printf("| category | instances | context blocks | final-block tokens | full loss | block loss | full ppl | block "
-              "ppl | block vs full |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  auto r =
+      eval::eval_final_block(*model, *tokenizer, instances, fo, [&](size_t done, size_t total) {
+        if (done == total || done % 50 == 0)
+          bar.message("scored " + std::to_string(done) + "/" + std::to_string(total));
+      });
+  std::printf(
+      "| category | instances | context blocks | final-block tokens | full loss | block loss | "
+      "full ppl | block "
+      "ppl | block vs full |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   nlohmann::json j = nlohmann::json::array();
   auto row = [&](const std::string& name, const eval::FinalBlockLoss& l) {
     const double pf = std::exp(l.full_loss()), pb = std::exp(l.block_loss());
     std::printf("| %s | %llu | %.1f | %llu | %.4f | %.4f | %.2f | %.2f | %+.1f%% |\n", name.c_str(),
                 (unsigned long long)l.instances, static_cast<double>(l.blocks) / l.instances,
-                (unsigned long long)l.tokens, l.full_loss(), l.block_loss(), pf, pb, 100 * (pb / pf - 1));
-    j.push_back({{"category", name}, {"instances", l.instances}, {"tokens", l.tokens}, {"full_loss", l.full_loss()},
-                 {"block_loss", l.block_loss()}, {"full_perplexity", pf}, {"block_perplexity", pb}});
+                (unsigned long long)l.tokens, l.full_loss(), l.block_loss(), pf, pb,
+                100 * (pb / pf - 1));
+    j.push_back({{"category", name},
+                 {"instances", l.instances},
+                 {"tokens", l.tokens},
+                 {"full_loss", l.full_loss()},
+                 {"block_loss", l.block_loss()},
+                 {"full_perplexity", pf},
+                 {"block_perplexity", pb}});
   };
   for (const auto& [name, l] : r.by_category) row(name, l);
   row("all", r.all);
-  std::fprintf(stderr, "%llu instances skipped (final block under %zu tokens or no context in %lld tokens)\n",
-               (unsigned long long)r.skipped, fo.min_final_tokens, (long long)fo.window);
-  write_json(a.json_out, {{"task", "final-block"}, {"model", a.model_dir}, {"window", fo.window}, {"categories", j}});
+  std::fprintf(
+      stderr,
+      "%llu instances skipped (final block under %zu tokens or no context in %lld tokens)\n",
+      (unsigned long long)r.skipped, fo.min_final_tokens, (long long)fo.window);
+  write_json(
+      a.json_out,
+      {{"task", "final-block"}, {"model", a.model_dir}, {"window", fo.window}, {"categories", j}});
   return 0;
 }
 
 int run_retrieval(const EvalArgs& a) {
-  if (a.mode != "full" && a.mode != "block") throw InputError("--mode must be full or block, not \"" + a.mode + "\"");
+  if (a.mode != "full" && a.mode != "block")
+    throw InputError("--mode must be full or block, not \"" + a.mode + "\"");
   eval::RetrievalEvalOptions o;
   o.task = data::parse_task(a.task);
   o.mode = a.mode == "full" ? AttentionMode::kFull : AttentionMode::kBlock;
@@ -120,16 +142,19 @@ int run_retrieval(const EvalArgs& a) {
   const bool tty = ::isatty(::fileno(stderr));
   auto r = eval::eval_retrieval(*engine, a.model_dir, docs, o, [&](size_t done, size_t correct) {
     if (tty || done == o.items || done % 50 == 0) {
-      std::fprintf(stderr, "%s%s %zu/%zu  exact match %.1f%%%s", tty ? "\r" : "", a.task.c_str(), done, o.items,
-                   100.0 * correct / done, tty && done < o.items ? "" : "\n");
+      std::fprintf(stderr, "%s%s %zu/%zu  exact match %.1f%%%s", tty ? "\r" : "", a.task.c_str(),
+                   done, o.items, 100.0 * correct / done, tty && done < o.items ? "" : "\n");
       std::fflush(stderr);
     }
   });
   for (const auto& f : r.failures)
-    std::fprintf(stderr, "  wrong: %s  expected \"%s\", got \"%s\"\n", f.id.c_str(), f.answer.c_str(), f.output.c_str());
-  std::printf("task %s | mode %s | %zu passages of ~%zu tokens | %.0f prompt tokens | exact match %zu/%zu = %.1f%%\n",
-              a.task.c_str(), a.mode.c_str(), a.passages, a.passage_tokens, r.mean_prompt_tokens, r.correct, r.items,
-              100 * r.exact_match);
+    std::fprintf(stderr, "  wrong: %s  expected \"%s\", got \"%s\"\n", f.id.c_str(),
+                 f.answer.c_str(), f.output.c_str());
+  std::printf(
+      "task %s | mode %s | %zu passages of ~%zu tokens | %.0f prompt tokens | exact match %zu/%zu "
+      "= %.1f%%\n",
+      a.task.c_str(), a.mode.c_str(), a.passages, a.passage_tokens, r.mean_prompt_tokens, r.correct,
+      r.items, 100 * r.exact_match);
   write_json(a.json_out, {{"task", a.task},
                           {"mode", a.mode},
                           {"model", a.model_dir},
@@ -146,25 +171,33 @@ int run_retrieval(const EvalArgs& a) {
 }  // namespace
 
 Runner add_eval(CLI::App& app) {
-  auto* cmd = app.add_subcommand(
-      "eval", "Evaluate a model on held-out data: synthetic retrieval exact match, or per-category perplexity");
+  auto* cmd = app.add_subcommand("eval",
+                                 "Evaluate a model on held-out data: synthetic retrieval exact "
+                                 "match, or per-category perplexity");
   auto a = std::make_shared<EvalArgs>();
   cmd->add_option("-m,--model", a->model_dir, "Model directory")->required();
   cmd->add_option("--task", a->task,
-                  "retrieval | two-facts | distractors | far (synthetic QA, exact match) | perplexity (per category) | "
-                  "final-block (last block of `segdata build` instances given the blocks before, full vs block "
+                  "retrieval | two-facts | distractors | far (synthetic QA, exact match) | "
+                  "perplexity (per category) | "
+                  "final-block (last block of `segdata build` instances given the blocks before, "
+                  "full vs block "
                   "attention)")
       ->capture_default_str();
   cmd->add_option("--corpus", a->corpus,
-                  "Held-out JSONL documents ({\"text\", \"category\"}; e.g. the corpus's test.jsonl): passage "
+                  "Held-out JSONL documents ({\"text\", \"category\"}; e.g. the corpus's "
+                  "test.jsonl): passage "
                   "source for QA tasks, scored documents for perplexity; several: a,b")
       ->required();
-  cmd->add_option("--mode", a->mode, "full | block (QA tasks): passages as independent blocks")->capture_default_str();
-  cmd->add_option("--n", a->items, "QA items; final-block: at most this many instances per file, evenly spaced")
+  cmd->add_option("--mode", a->mode, "full | block (QA tasks): passages as independent blocks")
+      ->capture_default_str();
+  cmd->add_option("--n", a->items,
+                  "QA items; final-block: at most this many instances per file, evenly spaced")
       ->capture_default_str();
   cmd->add_option("--passages", a->passages, "Passages per QA item")->capture_default_str();
-  cmd->add_option("--passage-tokens", a->passage_tokens, "Target tokens per passage")->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Evaluation seed (items never seen in training)")->capture_default_str();
+  cmd->add_option("--passage-tokens", a->passage_tokens, "Target tokens per passage")
+      ->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Evaluation seed (items never seen in training)")
+      ->capture_default_str();
   cmd->add_option("--window", a->window,
                   "perplexity / final-block: tokens per scored sequence (0: min(context, 2048))")
       ->capture_default_str();
@@ -172,7 +205,8 @@ Runner add_eval(CLI::App& app) {
                   "Perplexity: stop adding documents of a category past this many tokens (0: all)")
       ->capture_default_str();
   cmd->add_option("--device", a->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
-  cmd->add_option("--dtype", a->dtype, "auto | float32 | bfloat16 | float16")->capture_default_str();
+  cmd->add_option("--dtype", a->dtype, "auto | float32 | bfloat16 | float16")
+      ->capture_default_str();
   cmd->add_option("--json", a->json_out, "Also write the results as JSON to this file");
   return [a] {
     if (a->task == "perplexity") return run_perplexity(*a);

@@ -63,8 +63,12 @@ int run_segment(const SegmentArgs& a) {
         out += piece;
         if (&b != &seg.blocks.back()) out += "\n\f\n";  // a form feed line between blocks
       } else {
-        out += nlohmann::json{{"begin", b.begin}, {"end", b.end},         {"tokens", b.tokens},
-                              {"score", b.score}, {"cut", segment::cut_type_name(b.cut)}, {"text", piece}}
+        out += nlohmann::json{{"begin", b.begin},
+                              {"end", b.end},
+                              {"tokens", b.tokens},
+                              {"score", b.score},
+                              {"cut", segment::cut_type_name(b.cut)},
+                              {"text", piece}}
                    .dump() +
                "\n";
       }
@@ -78,7 +82,8 @@ int run_segment(const SegmentArgs& a) {
   size_t max_tokens = 0;
   for (const auto& b : seg.blocks) max_tokens = std::max(max_tokens, b.tokens);
   std::fprintf(stderr, "%s: %zu blocks, largest %zu tokens (cap %zu), %zu candidate cuts\n",
-               setup.description.c_str(), seg.blocks.size(), max_tokens, a.method.max_tokens, seg.candidates.size());
+               setup.description.c_str(), seg.blocks.size(), max_tokens, a.method.max_tokens,
+               seg.candidates.size());
   return 0;
 }
 
@@ -87,29 +92,35 @@ struct SegDataArgs {
 };
 
 int run_segdata(SegDataArgs& a) {
-  a.options.progress = [](const std::string& line) { std::fprintf(stderr, "segdata: %s\n", line.c_str()); };
+  a.options.progress = [](const std::string& line) {
+    std::fprintf(stderr, "segdata: %s\n", line.c_str());
+  };
   const segment::SegDataReport r = segment::build_segdata(a.options);
-  std::printf("%zu instances, %zu boundaries, %zu tokens in %.1f s; datasheet: %s/datasheet.md\n", r.instances,
-              r.boundaries, r.tokens, r.seconds, a.options.out_dir.c_str());
+  std::printf("%zu instances, %zu boundaries, %zu tokens in %.1f s; datasheet: %s/datasheet.md\n",
+              r.instances, r.boundaries, r.tokens, r.seconds, a.options.out_dir.c_str());
   return 0;
 }
 
 }  // namespace
 
 Runner add_segment(CLI::App& app) {
-  auto* cmd = app.add_subcommand(
-      "segment",
-      "Cut a text into self-contained blocks for block attention. Every block has at most --max-tokens tokens\n"
-      "(over-long pieces are re-split at their best remaining candidate cuts, down to a forced split).");
+  auto* cmd = app.add_subcommand("segment",
+                                 "Cut a text into self-contained blocks for block attention. Every "
+                                 "block has at most --max-tokens tokens\n"
+                                 "(over-long pieces are re-split at their best remaining candidate "
+                                 "cuts, down to a forced split).");
   auto a = std::make_shared<SegmentArgs>();
-  cmd->add_option("input", a->input, "UTF-8 text file, or - for standard input")->capture_default_str();
+  cmd->add_option("input", a->input, "UTF-8 text file, or - for standard input")
+      ->capture_default_str();
   add_method_options(cmd, a->method);
   cmd->add_option("--format", a->format,
-                  "jsonl (one block per line: begin, end, tokens, score, cut, text) | text (blocks separated by "
+                  "jsonl (one block per line: begin, end, tokens, score, cut, text) | text (blocks "
+                  "separated by "
                   "a form-feed line) | html (blocks coloured, every candidate's score visible)")
       ->capture_default_str();
   cmd->add_option("-o,--out", a->out, "Output file (- = standard output)")->capture_default_str();
-  cmd->add_option("--invalid-utf8", a->invalid_utf8, "reject (error naming the byte) | replace (with U+FFFD)")
+  cmd->add_option("--invalid-utf8", a->invalid_utf8,
+                  "reject (error naming the byte) | replace (with U+FFFD)")
       ->capture_default_str();
   return [a] { return run_segment(*a); };
 }
@@ -117,23 +128,32 @@ Runner add_segment(CLI::App& app) {
 Runner add_segdata(CLI::App& app) {
   auto* cmd = app.add_subcommand("segdata", "The segmentation dataset (SemanticSeg-style)");
   cmd->require_subcommand(1);
-  auto* build = cmd->add_subcommand(
-      "build", "Instances of 2k-32k tokens in 17 categories with gold block boundaries from the corpus's structure");
+  auto* build = cmd->add_subcommand("build",
+                                    "Instances of 2k-32k tokens in 17 categories with gold block "
+                                    "boundaries from the corpus's structure");
   auto a = std::make_shared<SegDataArgs>();
   auto& o = a->options;
-  build->add_option("--corpus", o.corpus_dir, "Output of `blockattn corpus build` ({train,validation,test}.jsonl)")
+  build
+      ->add_option("--corpus", o.corpus_dir,
+                   "Output of `blockattn corpus build` ({train,validation,test}.jsonl)")
       ->required();
   build->add_option("--out", o.out_dir, "Output directory")->required();
-  build->add_option("--tokenizer", o.tokenizer_path, "Tokenizer file that counts tokens (tokenizer.json / tokenizer.model)")
+  build
+      ->add_option("--tokenizer", o.tokenizer_path,
+                   "Tokenizer file that counts tokens (tokenizer.json / tokenizer.model)")
       ->required();
   build->add_option("--seed", o.seed, "Seed (same seed, same files)")->capture_default_str();
   build->add_option("--min-tokens", o.min_tokens, "Shortest instance")->capture_default_str();
   build->add_option("--max-tokens", o.max_tokens, "Longest instance")->capture_default_str();
-  build->add_option("--max-instances-per-category", o.max_instances_per_category, "0: as many as the text supports")
+  build
+      ->add_option("--max-instances-per-category", o.max_instances_per_category,
+                   "0: as many as the text supports")
       ->capture_default_str();
-  build->add_option("--eval-min-fraction", o.eval_min_fraction,
-                    "Move source files from train so validation and test each hold this share of every category "
-                    "(0: keep the corpus's split)")
+  build
+      ->add_option("--eval-min-fraction", o.eval_min_fraction,
+                   "Move source files from train so validation and test each hold this share of "
+                   "every category "
+                   "(0: keep the corpus's split)")
       ->capture_default_str();
   build->add_option("--threads", o.threads, "Token-counting threads")->capture_default_str();
   return [a] { return run_segdata(*a); };

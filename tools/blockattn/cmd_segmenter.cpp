@@ -20,9 +20,11 @@ namespace blockattn::cli {
 
 namespace {
 
-std::vector<segment::SegInstance> read_instances(const std::string& dir, const std::string& split, size_t limit = 0) {
+std::vector<segment::SegInstance> read_instances(const std::string& dir, const std::string& split,
+                                                 size_t limit = 0) {
   const std::string path = dir + "/" + split + ".jsonl";
-  if (!file_exists(path)) throw IoError(path + " does not exist (make it with `blockattn segdata build`)");
+  if (!file_exists(path))
+    throw IoError(path + " does not exist (make it with `blockattn segdata build`)");
   return segment::read_instances(path, limit);
 }
 
@@ -34,29 +36,34 @@ struct TrainArgs {
 int run_train(TrainArgs& a) {
   auto train = read_instances(a.data, "train");
   auto validation = read_instances(a.data, "validation");
-  std::fprintf(stderr, "segmenter: %zu training and %zu validation instances\n", train.size(), validation.size());
+  std::fprintf(stderr, "segmenter: %zu training and %zu validation instances\n", train.size(),
+               validation.size());
   segment::TrainReport report;
   segment::LearnedSegmenter model = segment::train_segmenter(
       train, validation, a.options,
       [](const segment::EpochReport& e) {
         std::fprintf(stderr,
-                     "epoch %zu: %zu examples (%zu cuts), train loss %.4f | validation loss %.4f, P %.3f R %.3f F1 "
+                     "epoch %zu: %zu examples (%zu cuts), train loss %.4f | validation loss %.4f, "
+                     "P %.3f R %.3f F1 "
                      "%.3f, best F1 %.3f at %.3f | %.1f s\n",
-                     e.epoch, e.examples, e.positives, e.train_loss, e.val_loss, e.val_precision, e.val_recall,
-                     e.val_f1, e.best_f1, e.best_threshold, e.seconds);
+                     e.epoch, e.examples, e.positives, e.train_loss, e.val_loss, e.val_precision,
+                     e.val_recall, e.val_f1, e.best_f1, e.best_threshold, e.seconds);
       },
       &report);
   model.save(a.out);
   const auto& c = report.coverage;
-  std::printf("saved %s: %zu parameters, threshold %.3f; gold boundaries %zu: %zu exact, %zu snapped, %zu near, "
-              "%zu on weak candidates, %zu dropped; %.1f s\n",
-              a.out.c_str(), model.parameter_count(), model.config().threshold, c.gold, c.exact, c.snapped, c.near,
-              c.weak, c.dropped, report.seconds);
+  std::printf(
+      "saved %s: %zu parameters, threshold %.3f; gold boundaries %zu: %zu exact, %zu snapped, %zu "
+      "near, "
+      "%zu on weak candidates, %zu dropped; %.1f s\n",
+      a.out.c_str(), model.parameter_count(), model.config().threshold, c.gold, c.exact, c.snapped,
+      c.near, c.weak, c.dropped, report.seconds);
   return 0;
 }
 
 struct EvalArgs {
-  std::string data, methods = "fixed,recursive,sentence,paragraph,texttiling,learned", json_out, md_out;
+  std::string data, methods = "fixed,recursive,sentence,paragraph,texttiling,learned", json_out,
+                    md_out;
   MethodArgs method;  // tokenizer, segmenter, embedding model, cap
   size_t max_test = 0, max_validation = 0;
 };
@@ -98,32 +105,50 @@ Runner add_segmenter(CLI::App& app) {
   auto* cmd = app.add_subcommand("segmenter", "Train and evaluate the learned segmenter");
   cmd->require_subcommand(1);
 
-  auto* train = cmd->add_subcommand("train", "Train the learned segmenter on a `segdata build` directory");
+  auto* train =
+      cmd->add_subcommand("train", "Train the learned segmenter on a `segdata build` directory");
   auto t = std::make_shared<TrainArgs>();
-  train->add_option("--data", t->data, "Dataset directory (train.jsonl, validation.jsonl)")->required();
+  train->add_option("--data", t->data, "Dataset directory (train.jsonl, validation.jsonl)")
+      ->required();
   train->add_option("--out", t->out, "Output file (.safetensors)")->required();
-  train->add_option("--epochs", t->options.epochs, "Passes over the training split")->capture_default_str();
+  train->add_option("--epochs", t->options.epochs, "Passes over the training split")
+      ->capture_default_str();
   train->add_option("--lr", t->options.lr, "AdaGrad step size")->capture_default_str();
   train->add_option("--hidden", t->options.model.hidden, "Hidden units")->capture_default_str();
-  train->add_option("--bucket-bits", t->options.model.features.bucket_bits, "Feature hash space 2^bits")
+  train
+      ->add_option("--bucket-bits", t->options.model.features.bucket_bits,
+                   "Feature hash space 2^bits")
       ->capture_default_str();
-  train->add_option("--seed", t->options.seed, "Seed (same seed and data: identical model)")->capture_default_str();
+  train->add_option("--seed", t->options.seed, "Seed (same seed and data: identical model)")
+      ->capture_default_str();
 
-  auto* eval = cmd->add_subcommand(
-      "eval", "Every method at matched granularity on the test split: Pk, WindowDiff, boundary P/R/F1 per category");
+  auto* eval = cmd->add_subcommand("eval",
+                                   "Every method at matched granularity on the test split: Pk, "
+                                   "WindowDiff, boundary P/R/F1 per category");
   auto e = std::make_shared<EvalArgs>();
-  eval->add_option("--data", e->data, "Dataset directory (validation.jsonl tunes, test.jsonl scores)")->required();
-  eval->add_option("--methods", e->methods, "Comma-separated methods (semantic needs --embed-model)")
+  eval->add_option("--data", e->data,
+                   "Dataset directory (validation.jsonl tunes, test.jsonl scores)")
+      ->required();
+  eval->add_option("--methods", e->methods,
+                   "Comma-separated methods (semantic needs --embed-model)")
       ->capture_default_str();
-  eval->add_option("--max-tokens", e->method.max_tokens, "Every method's hard cap")->capture_default_str();
-  eval->add_option("--min-tokens", e->method.min_tokens, "Every method's minimum block size")->capture_default_str();
-  eval->add_option("--tokenizer", e->method.tokenizer, "Tokenizer (file or model directory)")->capture_default_str();
-  eval->add_option("--segmenter", e->method.segmenter, "learned: the segmenter file")->capture_default_str();
-  eval->add_option("--embed-model", e->method.model, "semantic: the embedding model")->capture_default_str();
-  eval->add_option("--device", e->method.device, "semantic: cpu | cuda | auto")->capture_default_str();
-  eval->add_option("--max-test", e->max_test, "Use at most this many test instances, evenly spaced (0: all)")
+  eval->add_option("--max-tokens", e->method.max_tokens, "Every method's hard cap")
       ->capture_default_str();
-  eval->add_option("--max-validation", e->max_validation, "At most this many validation instances for tuning")
+  eval->add_option("--min-tokens", e->method.min_tokens, "Every method's minimum block size")
+      ->capture_default_str();
+  eval->add_option("--tokenizer", e->method.tokenizer, "Tokenizer (file or model directory)")
+      ->capture_default_str();
+  eval->add_option("--segmenter", e->method.segmenter, "learned: the segmenter file")
+      ->capture_default_str();
+  eval->add_option("--embed-model", e->method.model, "semantic: the embedding model")
+      ->capture_default_str();
+  eval->add_option("--device", e->method.device, "semantic: cpu | cuda | auto")
+      ->capture_default_str();
+  eval->add_option("--max-test", e->max_test,
+                   "Use at most this many test instances, evenly spaced (0: all)")
+      ->capture_default_str();
+  eval->add_option("--max-validation", e->max_validation,
+                   "At most this many validation instances for tuning")
       ->capture_default_str();
   eval->add_option("--json", e->json_out, "Write the whole result as JSON");
   eval->add_option("--markdown", e->md_out, "Write the tables to this file too");

@@ -12,23 +12,30 @@
 namespace blockattn::cli {
 
 void add_method_options(CLI::App* cmd, MethodArgs& a) {
-  cmd->add_option("--method", a.method, "learned | fixed | recursive | sentence | paragraph | texttiling | semantic")
+  cmd->add_option("--method", a.method,
+                  "learned | fixed | recursive | sentence | paragraph | texttiling | semantic")
       ->capture_default_str();
-  cmd->add_option("--max-tokens", a.max_tokens, "Hard cap: no block has more tokens")->capture_default_str();
-  cmd->add_option("--min-tokens", a.min_tokens, "Blocks below this merge into a neighbour (best effort)")
+  cmd->add_option("--max-tokens", a.max_tokens, "Hard cap: no block has more tokens")
+      ->capture_default_str();
+  cmd->add_option("--min-tokens", a.min_tokens,
+                  "Blocks below this merge into a neighbour (best effort)")
       ->capture_default_str();
   cmd->add_option("--target-tokens", a.target_tokens,
                   "fixed/recursive/sentence/paragraph: block size to pack up to (0: --max-tokens)")
       ->capture_default_str();
-  cmd->add_option("--overlap", a.overlap_tokens, "fixed: tokens shared by consecutive windows")->capture_default_str();
+  cmd->add_option("--overlap", a.overlap_tokens, "fixed: tokens shared by consecutive windows")
+      ->capture_default_str();
   cmd->add_option("--threshold", a.threshold,
-                  "learned/semantic: cut where the score is at least this (default: the segmenter's tuned threshold; "
+                  "learned/semantic: cut where the score is at least this (default: the "
+                  "segmenter's tuned threshold; "
                   "semantic 0.95, i.e. the 5% most distant neighbours)");
-  cmd->add_option("--tokenizer", a.tokenizer, "Tokenizer (file or model directory) that counts tokens")
+  cmd->add_option("--tokenizer", a.tokenizer,
+                  "Tokenizer (file or model directory) that counts tokens")
       ->capture_default_str();
   cmd->add_option("--embed-model", a.model, "semantic: model whose hidden states embed the text")
       ->capture_default_str();
-  cmd->add_option("--segmenter", a.segmenter, "learned: the trained segmenter file")->capture_default_str();
+  cmd->add_option("--segmenter", a.segmenter, "learned: the trained segmenter file")
+      ->capture_default_str();
   cmd->add_option("--device", a.device, "semantic: cpu | cuda | auto")->capture_default_str();
 }
 
@@ -83,9 +90,11 @@ SegmenterSetup make_segmenter(const MethodArgs& args) {
     o.threshold = a.threshold >= 0 ? a.threshold : 0.95;
   } else if (o.method == segment::Method::kLearned) {
     if (!file_exists(a.segmenter))
-      throw IoError("segmenter " + a.segmenter + " does not exist (pass --segmenter FILE, or train one with "
+      throw IoError("segmenter " + a.segmenter +
+                    " does not exist (pass --segmenter FILE, or train one with "
                     "`blockattn segmenter train`)");
-    auto model = std::make_shared<const segment::LearnedSegmenter>(segment::LearnedSegmenter::load(a.segmenter));
+    auto model = std::make_shared<const segment::LearnedSegmenter>(
+        segment::LearnedSegmenter::load(a.segmenter));
     o.scorer = segment::make_learned_scorer(model);
     o.threshold = a.threshold >= 0 ? a.threshold : model->config().threshold;
     s.keep_alive = model;

@@ -19,7 +19,7 @@ namespace blockattn::cli {
 struct MethodArgs {
   std::string method = "learned";
   size_t max_tokens = 512, min_tokens = 0, target_tokens = 0, overlap_tokens = 0;
-  double threshold = -1;  // < 0: the method's default
+  double threshold = -1;                           // < 0: the method's default
   std::string tokenizer = "models/blockattn-10m";  // file or model directory
   std::string model = "models/blockattn-10m";      // semantic: embedding model
   std::string segmenter = "models/blockattn-segmenter/segmenter.safetensors";  // learned
@@ -33,7 +33,7 @@ struct SegmenterSetup {
   segment::TokenCounter count;
   std::string description;  // "recursive, max 512 tokens"
   std::shared_ptr<Tokenizer> tokenizer;
-  std::shared_ptr<const Model> model;  // semantic only
+  std::shared_ptr<const Model> model;      // semantic only
   std::shared_ptr<const void> keep_alive;  // whatever the scorer needs
 };
 
