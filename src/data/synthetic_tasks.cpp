@@ -1,6 +1,7 @@
 #include "data/synthetic_tasks.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -150,6 +151,8 @@ SynthItem SynthGenerator::make(size_t index) const {
     case SynthTask::kRetrieval:
     case SynthTask::kFar: {
       size_t at = options_.task == SynthTask::kFar ? 0 : rng.below(P);
+      if (options_.task == SynthTask::kRetrieval && options_.fact_depth >= 0)
+        at = static_cast<size_t>(std::lround(std::min(options_.fact_depth, 1.0) * static_cast<double>(P - 1)));
       add(keyed(d.attribute, d.name, d.noun, answer), at, "answer", {d.name}, d.noun, answer);
       item.question = "What is the " + d.attribute + " of the " + d.name + " " + d.noun + "?";
       break;

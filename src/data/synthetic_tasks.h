@@ -40,6 +40,9 @@ struct SynthOptions {
   size_t passages = 8;          // 1..256
   size_t passage_tokens = 200;  // 16..8192
   uint64_t seed = 1;
+  // retrieval only: < 0 plants the fact in a random passage; a depth in [0, 1] plants it in
+  // passage round(depth · (passages - 1)) (needle-in-a-haystack sweeps). Items differ only there.
+  double fact_depth = -1;
 };
 
 struct SynthFact {

@@ -5,19 +5,27 @@
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
 #include "model/model.h"
-#include "train/block_mask.h"
+#include "eval/qa_score.h"
+#include "train/block_layout.h"
 
 namespace blockattn::eval {
 
+
 namespace {
 
-// Summed NLL of tokens [from, T) of `ids` ([1, T]) given logits [T, V] of the positions before.
-double nll_from(const torch::Tensor& logits, const torch::Tensor& ids, int64_t from) {
-  const int64_t T = ids.size(1);
-  torch::Tensor pred = logits.narrow(0, from - 1, T - from);  // [T-from, V]
-  torch::Tensor target = ids[0].narrow(0, from, T - from);    // [T-from]
+// Summed NLL of the final block's tokens after its first, laid out as the engine would (the
+// model's sinks included) in block or full attention.
+double final_block_nll(const Model& model, const train::BlockSample& sample, const QaScoreOptions& sinks, bool block) {
+  train::LayoutOptions lo;
+  lo.block_mode = block;
+  lo.sink_tokens = sinks.sink_tokens;
+  lo.sink_token_id = sinks.sink_token_id;
+  const train::SampleLayout layout = train::lay_out_sample(sample, lo);
+  train::PackedBatch b = train::pack_rows({layout}, {&sample}, {{0}}, model.device());
+  torch::Tensor logits = model.forward_train(b.ids, b.mask, b.positions);  // [1, T, V]
+  torch::Tensor pred = logits.view({-1, logits.size(-1)}).index_select(0, b.student_flat);  // [N, V]
   return torch::nn::functional::cross_entropy(
-             pred, target, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+             pred, b.targets, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
       .item<double>();
 }
 
@@ -33,6 +41,7 @@ FinalBlockResult eval_final_block(const Model& model, const Tokenizer& tokenizer
                      std::to_string(model.config().max_position_embeddings) + ")");
   FinalBlockResult r;
   torch::NoGradGuard no_grad;
+  const QaScoreOptions sinks = sink_options_of(model, tokenizer, true);
   for (size_t n = 0; n < instances.size(); ++n) {
     const segment::SegInstance& inst = instances[n];
     std::vector<size_t> starts{0};
@@ -47,10 +56,11 @@ FinalBlockResult eval_final_block(const Model& model, const Tokenizer& tokenizer
     // Context: the nearest preceding blocks that fit with the final block in the window.
     int64_t used = static_cast<int64_t>(final_block.size());
     size_t first = blocks.size() - 1;
+    const int64_t sinks_per_block = model.config().block_sink_tokens;
     while (first > 0 && !blocks[first - 1].empty() &&
-           used + static_cast<int64_t>(blocks[first - 1].size()) <= o.window) {
+           used + static_cast<int64_t>(blocks[first - 1].size()) + sinks_per_block <= o.window) {
       --first;
-      used += static_cast<int64_t>(blocks[first].size());
+      used += static_cast<int64_t>(blocks[first].size()) + sinks_per_block;
     }
     if (final_block.size() < std::max<size_t>(o.min_final_tokens, 2) || used > o.window ||
         first == blocks.size() - 1) {
@@ -58,21 +68,15 @@ FinalBlockResult eval_final_block(const Model& model, const Tokenizer& tokenizer
       if (progress) progress(n + 1, instances.size());
       continue;
     }
-    std::vector<int64_t> flat, lengths;
-    for (size_t b = first; b < blocks.size(); ++b) {
-      flat.insert(flat.end(), blocks[b].begin(), blocks[b].end());
-      lengths.push_back(static_cast<int64_t>(blocks[b].size()));
-    }
-    const int64_t final_start = static_cast<int64_t>(flat.size() - final_block.size());
-    torch::Tensor ids =
-        torch::tensor(flat, torch::kInt64).unsqueeze(0).to(model.device());     // [1, T]
-    torch::Tensor mask = train::block_attention_mask(lengths, model.device());  // [T, T]
-    const double full = nll_from(model.forward_train(ids)[0], ids, final_start + 1);
-    const double block = nll_from(model.forward_train(ids, mask)[0], ids, final_start + 1);
+    train::BlockSample sample;
+    sample.blocks.assign(blocks.begin() + static_cast<std::ptrdiff_t>(first), blocks.end());
+    const size_t context_blocks = sample.blocks.size() - 1;
+    const double full = final_block_nll(model, sample, sinks, /*block=*/false);
+    const double block = final_block_nll(model, sample, sinks, /*block=*/true);
     for (FinalBlockLoss* l : {&r.by_category[inst.category], &r.all}) {
       ++l->instances;
       l->tokens += final_block.size() - 1;
-      l->blocks += lengths.size() - 1;
+      l->blocks += context_blocks;
       l->full_nll += full;
       l->block_nll += block;
     }

@@ -14,7 +14,8 @@ namespace blockattn::compat {
 // Scaled dot-product attention with grouped-query attention.
 //   q:    [B, n_head, Tq, D]
 //   k, v: [B, n_kv_head, Tk, D]   (n_head % n_kv_head == 0)
-//   mask: optional bool [Tq, Tk] (true = may attend); broadcast over batch and heads
+//   mask: optional bool (true = may attend), [Tq, Tk] broadcast over batch and heads, or
+//         [B, 1, Tq, Tk] broadcast over heads
 //   causal: top-left causal mask; only valid with Tq == Tk and no `mask`
 // Returns [B, n_head, Tq, D] in q's dtype. libtorch 2.x dispatches to flash / memory-efficient
 // kernels on CUDA (flash when causal and mask is absent); 1.13 has no fused SDPA, so the math
@@ -37,6 +38,7 @@ inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, c
                          scale;
   if (causal || mask) {
     torch::Tensor allowed = causal ? torch::ones({Tq, Tk}, q.options().dtype(torch::kBool)).tril() : *mask;
+    if (allowed.dim() == 4) allowed = allowed.unsqueeze(1);  // [B, 1, 1, Tq, Tk] over (n_kv, n_rep)
     scores = scores.view({B, n_kv, n_rep, Tq, Tk})
                  .masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity())
                  .view({B, n_kv, n_rep * Tq, Tk});

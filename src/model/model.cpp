@@ -105,23 +105,52 @@ torch::Tensor Model::forward(const torch::Tensor& ids, KVCache& cache, LogitsFor
   return torch::linear(rms_norm(x, weights_.final_norm), weights_.lm_head).to(torch::kFloat32);
 }
 
-torch::Tensor Model::final_hidden(const torch::Tensor& ids, const torch::Tensor* mask) const {
+torch::Tensor Model::final_hidden(const torch::Tensor& ids, const torch::Tensor* mask,
+                                  const torch::Tensor* positions) const {
   if (ids.dim() != 2 || ids.size(1) == 0) throw InputError("the model needs ids of shape [B, T] with T > 0");
   const int64_t B = ids.size(0), T = ids.size(1);
-  if (T > config_.max_position_embeddings)
-    throw InputError("sequence of " + std::to_string(T) + " tokens exceeds the model's context of " +
-                     std::to_string(config_.max_position_embeddings));
-  auto [cos, sin] = rope_.cos_sin_range(0, T, options());  // [T, hd] each
+  const int64_t context = config_.max_position_embeddings;
+  torch::Tensor cos, sin;  // [T, hd], or [B, 1, T, hd] with explicit positions
+  if (positions) {
+    const bool shape_ok = (positions->dim() == 1 && positions->size(0) == T) ||
+                          (positions->dim() == 2 && positions->size(0) == B && positions->size(1) == T);
+    if (!shape_ok || positions->scalar_type() != torch::kInt64)
+      throw InputError("positions must be int64 [T] or [B, T] with B = " + std::to_string(B) +
+                       ", T = " + std::to_string(T));
+    const int64_t lo = positions->min().item<int64_t>(), hi = positions->max().item<int64_t>();
+    if (lo < 0 || hi >= context)
+      throw InputError("position " + std::to_string(lo < 0 ? lo : hi) + " is outside the model's context of " +
+                       std::to_string(context));
+    auto [table_cos, table_sin] = rope_.cos_sin_range(0, hi + 1, options());  // [hi+1, hd] each
+    torch::Tensor index = positions->to(device_).expand({B, T}).reshape({B * T});  // [B*T]
+    cos = table_cos.index_select(0, index).view({B, 1, T, -1});
+    sin = table_sin.index_select(0, index).view({B, 1, T, -1});
+  } else {
+    if (T > context)
+      throw InputError("sequence of " + std::to_string(T) + " tokens exceeds the model's context of " +
+                       std::to_string(context));
+    std::tie(cos, sin) = rope_.cos_sin_range(0, T, options());
+  }
+  if (mask) {
+    const bool shape_ok = (mask->dim() == 2 && mask->size(0) == T && mask->size(1) == T) ||
+                          (mask->dim() == 3 && mask->size(0) == B && mask->size(1) == T && mask->size(2) == T);
+    if (mask->scalar_type() != torch::kBool || !shape_ok)
+      throw InputError("attention mask must be bool [T, T] or [B, T, T] with B = " + std::to_string(B) +
+                       ", T = " + std::to_string(T));
+  }
+  torch::Tensor mask4;  // [T, T] or [B, 1, T, T]: broadcast over heads
+  if (mask) mask4 = mask->dim() == 3 ? mask->to(device_).unsqueeze(1) : mask->to(device_);
   torch::Tensor flat = ids.to(device_, torch::kInt64).reshape({B * T});  // [B*T]
   torch::Tensor x = weights_.embed.index_select(0, flat);               // [B*T, hidden]
-  if (mask && (mask->scalar_type() != torch::kBool || mask->dim() != 2 || mask->size(0) != T || mask->size(1) != T))
-    throw InputError("attention mask must be bool [T, T] with T = " + std::to_string(T));
-  x = run_layers(x, B, cos, sin, /*cache=*/nullptr, mask);              // [B*T, hidden]
-  return rms_norm(x, weights_.final_norm);                              // [B*T, hidden]
+  x = run_layers(x, B, cos, sin, /*cache=*/nullptr, mask ? &mask4 : nullptr);  // [B*T, hidden]
+  return rms_norm(x, weights_.final_norm);                                     // [B*T, hidden]
 }
 
-torch::Tensor Model::forward_train(const torch::Tensor& ids, const torch::Tensor& mask) const {
-  torch::Tensor logits = torch::linear(final_hidden(ids, mask.defined() ? &mask : nullptr), weights_.lm_head);  // [B*T, vocab]
+torch::Tensor Model::forward_train(const torch::Tensor& ids, const torch::Tensor& mask,
+                                   const torch::Tensor& positions) const {
+  torch::Tensor hidden = final_hidden(ids, mask.defined() ? &mask : nullptr,  // [B*T, hidden]
+                                      positions.defined() ? &positions : nullptr);
+  torch::Tensor logits = torch::linear(hidden, weights_.lm_head);  // [B*T, vocab]
   return logits.to(torch::kFloat32).view({ids.size(0), ids.size(1), config_.vocab_size});
 }
 

@@ -53,9 +53,13 @@ class Model {
   // Training forward: `ids` [B, T] int64 at positions [0, T), causal attention within each row,
   // no cache and no NoGradGuard, so gradients reach every weight that requires_grad. Runs the
   // same layer code as forward(). Returns float32 logits [B, T, vocab].
-  // `mask` (optional, bool [T, T], true = may attend; the same for every row of the batch)
-  // replaces the causal mask, e.g. train/block_mask.h's block-attention mask.
-  torch::Tensor forward_train(const torch::Tensor& ids, const torch::Tensor& mask = {}) const;
+  // `mask` (optional, bool, true = may attend) replaces the causal mask: [T, T] shared by every
+  // row, or [B, T, T] per row (packed samples), e.g. train/block_layout.h's block-attention layout.
+  // Every query must be allowed at least one key. `positions` (optional, int64 [B, T] or [T],
+  // each in [0, context)) replaces the positions 0..T-1, e.g. for a block's copy placed at the
+  // block's own positions.
+  torch::Tensor forward_train(const torch::Tensor& ids, const torch::Tensor& mask = {},
+                              const torch::Tensor& positions = {}) const;
   // The same pass without the LM head: final-norm hidden states, float32 [B, T, hidden]
   // (text embeddings for the semantic-chunking baseline).
   torch::Tensor hidden_states(const torch::Tensor& ids) const;
@@ -66,7 +70,8 @@ class Model {
   // sequence), cos/sin [T, hd]. `cache` (inference, B == 1) receives each layer's KV; without one
   // each sequence attends causally to itself.
   // Embedding, layers and final norm of ids [B, T]: [B*T, hidden] in the model dtype.
-  torch::Tensor final_hidden(const torch::Tensor& ids, const torch::Tensor* mask = nullptr) const;
+  torch::Tensor final_hidden(const torch::Tensor& ids, const torch::Tensor* mask = nullptr,
+                             const torch::Tensor* positions = nullptr) const;
   torch::Tensor run_layers(torch::Tensor x, int64_t B, const torch::Tensor& cos, const torch::Tensor& sin,
                            KVCache* cache, const torch::Tensor* mask = nullptr) const;
   torch::Tensor attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x, int64_t B,

@@ -1,5 +1,7 @@
 #include "train/adamw.h"
 
+#include "blockattn/error.h"
+
 #include <cmath>
 
 namespace blockattn::train {
@@ -86,6 +88,16 @@ void AdamW::step(int64_t step, double lr) {
       g = torch::Tensor();
     }
   }
+}
+
+std::vector<torch::Tensor> AdamW::gradients() {
+  std::vector<torch::Tensor> out;
+  for (Param& p : params_) {
+    torch::Tensor& g = grad_of(p);
+    if (!g.defined()) throw InputError("parameter " + p.name + " received no gradient");
+    out.push_back(g);
+  }
+  return out;
 }
 
 void AdamW::sync_model() {

@@ -45,6 +45,9 @@ class AdamW {
   void step(int64_t step, double lr);
   // Copies masters into the model weights (after a restore).
   void sync_model();
+  // The fp32 gradient accumulators (after accumulate_grads), one per parameter in params()
+  // order, for data-parallel all-reduce. InputError if a parameter received no gradient.
+  std::vector<torch::Tensor> gradients();
 
  private:
   torch::Tensor& grad_of(Param& p);

@@ -47,6 +47,8 @@ json data_mix_json(const std::vector<DataSource>& mix) {
   return j;
 }
 
+}  // namespace
+
 // Reads known fields of the "training" object, rejecting unknown ones (a typo should not
 // silently fall back to a default) and mistyped values.
 void parse_training(const json& j, TrainConfig& t, const std::string& where) {
@@ -106,8 +108,7 @@ json training_json(const TrainConfig& t) {
           {"data_mix", data_mix_json(t.data_mix)}};
 }
 
-void check_training(const PretrainConfig& c, const std::string& where) {
-  const TrainConfig& t = c.train;
+void check_training(const TrainConfig& t, int64_t max_positions, const std::string& where) {
   auto fail = [&](const std::string& why) { throw InputError(where + ": " + why); };
   auto positive = [&](const char* name, int64_t v) {
     if (v <= 0) fail(std::string("training.") + name + " must be positive, got " + std::to_string(v));
@@ -116,9 +117,9 @@ void check_training(const PretrainConfig& c, const std::string& where) {
   positive("batch_size", t.batch_size);
   positive("grad_accum", t.grad_accum);
   positive("total_steps", t.total_steps);
-  if (t.seq_len > c.model.max_position_embeddings)
+  if (t.seq_len > max_positions)
     fail("training.seq_len " + std::to_string(t.seq_len) + " exceeds model.max_position_embeddings " +
-         std::to_string(c.model.max_position_embeddings));
+         std::to_string(max_positions));
   if (!(t.lr > 0) || t.min_lr < 0 || t.min_lr > t.lr) fail("need 0 <= training.min_lr <= training.lr and lr > 0");
   if (t.warmup_steps < 0) fail("training.warmup_steps must be >= 0");
   if (t.weight_decay < 0) fail("training.weight_decay must be >= 0");
@@ -135,7 +136,10 @@ void check_training(const PretrainConfig& c, const std::string& where) {
     fail("training.dtype must be auto, float32 or bfloat16, not \"" + t.dtype + "\"");
 }
 
-}  // namespace
+void derive_total_steps(TrainConfig& t) {
+  if (t.total_steps == 0 && t.total_tokens > 0 && t.tokens_per_step() > 0)
+    t.total_steps = (t.total_tokens + t.tokens_per_step() - 1) / t.tokens_per_step();
+}
 
 PretrainConfig PretrainConfig::from_json(const std::string& text, const std::string& source) {
   json j;
@@ -154,9 +158,8 @@ PretrainConfig PretrainConfig::from_json(const std::string& text, const std::str
   PretrainConfig c;
   c.model = ModelConfig::from_json(model.dump(), source + " (model section)");
   parse_training(j["training"], c.train, source);
-  if (c.train.total_steps == 0 && c.train.total_tokens > 0 && c.train.tokens_per_step() > 0)
-    c.train.total_steps = (c.train.total_tokens + c.train.tokens_per_step() - 1) / c.train.tokens_per_step();
-  check_training(c, source);
+  derive_total_steps(c.train);
+  check_training(c.train, c.model.max_position_embeddings, source);
   c.canonical_json = json{{"model", json::parse(c.model.to_json())}, {"training", training_json(c.train)}}.dump();
   return c;
 }
@@ -168,7 +171,10 @@ PretrainConfig PretrainConfig::load(const std::string& path) {
 
 std::string PretrainConfig::resume_mismatch(const PretrainConfig& o) const {
   if (model != o.model) return "model";
-  const TrainConfig &a = train, &b = o.train;
+  return training_mismatch(train, o.train);
+}
+
+std::string training_mismatch(const TrainConfig& a, const TrainConfig& b) {
 #define BA_CMP(f) \
   if (a.f != b.f) return "training." #f
   BA_CMP(seq_len);

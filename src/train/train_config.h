@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "blockattn/model_config.h"
 
 namespace blockattn::train {
@@ -65,5 +67,16 @@ struct PretrainConfig {
   // do not change the trajectory (eval/checkpoint/log cadence, device, peak_flops) may differ.
   std::string resume_mismatch(const PretrainConfig& other) const;
 };
+
+// The "training" section on its own, shared by every training config (pretrain, distill).
+// parse_training: FormatError for unknown or mistyped fields, prefixed by `where`.
+void parse_training(const nlohmann::json& section, TrainConfig& t, const std::string& where);
+nlohmann::json training_json(const TrainConfig& t);
+// total_steps from total_tokens when only the latter is given.
+void derive_total_steps(TrainConfig& t);
+// InputError for inconsistent values (see PretrainConfig::from_json).
+void check_training(const TrainConfig& t, int64_t max_positions, const std::string& where);
+// The first optimisation-relevant field that differs ("training.lr", …), or "".
+std::string training_mismatch(const TrainConfig& a, const TrainConfig& b);
 
 }  // namespace blockattn::train

@@ -1,5 +1,6 @@
 // `blockattn eval`: quality of a model on held-out data — synthetic retrieval (exact match) in
 // block or full attention, and per-category language-modelling loss.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "eval/final_block_eval.h"
 #include "eval/perplexity_eval.h"
 #include "eval/retrieval_eval.h"
+#include "eval/suite.h"
 #include "model/model.h"
 #include "segment/dataset_instance.h"
 #include "train/progress.h"
@@ -27,6 +29,10 @@ namespace {
 
 struct EvalArgs {
   std::string model_dir, task = "retrieval", mode = "full", corpus, json_out;
+  std::vector<std::string> models;  // --suite: name=dir, the first being the full-attention teacher
+  std::string segdata;
+  size_t needle_items = 20;
+  int64_t batch_rows = 8;
   std::string device = "auto", dtype = "auto";
   size_t items = 200, passages = 8, passage_tokens = 200;
   uint64_t seed = 1;
@@ -168,6 +174,107 @@ int run_retrieval(const EvalArgs& a) {
   return 0;
 }
 
+// `--suite`: every task for every model in both modes, one table (docs/evaluation.md).
+int run_suite(const EvalArgs& a) {
+  if (a.models.empty()) throw InputError("--suite needs --models name=DIR[,name=DIR...] (the first is the teacher)");
+  std::vector<std::pair<std::string, std::string>> models;
+  for (const std::string& m : a.models) {
+    const size_t eq = m.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == m.size())
+      throw InputError("--models entry \"" + m + "\" is not name=DIR");
+    models.emplace_back(m.substr(0, eq), m.substr(eq + 1));
+  }
+  auto tokenizer = Tokenizer::load(models[0].second);
+  for (const auto& [name, dir] : models)
+    if (Tokenizer::load(dir)->fingerprint() != tokenizer->fingerprint())
+      throw InputError("model " + name + " (" + dir + ") has another tokenizer than " + models[0].first);
+  std::vector<segment::SegInstance> instances;
+  for (const std::string& path : data::split_path_list(a.segdata)) {
+    auto part = segment::read_instances(path, a.items);
+    instances.insert(instances.end(), part.begin(), part.end());
+  }
+  eval::SuiteOptions so;
+  so.qa_items = a.items;
+  so.needle_items = a.needle_items;
+  so.passage_tokens = a.passage_tokens;
+  so.seed = a.seed;
+  so.batch_rows = a.batch_rows;
+  if (a.window > 0) so.window = a.window;
+  const eval::EvalSuite suite(*tokenizer, data::read_jsonl_texts(data::split_path_list(a.corpus)),
+                              std::move(instances), so);
+  const std::vector<std::string> tasks = suite.task_names();
+
+  struct Row {
+    std::string name, mode;
+    eval::SuiteScores s;
+  };
+  std::vector<Row> rows;
+  for (size_t m = 0; m < models.size(); ++m) {
+    EvalArgs one = a;
+    one.model_dir = models[m].second;
+    auto model = load_model(one);
+    for (const char* mode : {"full", "block"}) {
+      std::fprintf(stderr, "eval: %s (%s attention)...\n", models[m].first.c_str(), mode);
+      rows.push_back({models[m].first, mode, suite.run(*model, *tokenizer, std::string(mode) == "block")});
+    }
+  }
+  const eval::SuiteScores& teacher_full = rows[0].s;
+  const eval::SuiteScores& teacher_block = rows[1].s;
+  // Quality relative to the teacher in full attention: >= 1 is as good (perplexity inverted).
+  auto ratio = [&](const std::string& task, double v) {
+    const double t = teacher_full.score.at(task);
+    if (eval::EvalSuite::lower_is_better(task)) return t / v;
+    return t > 0 ? v / t : 1.0;
+  };
+  std::printf("| model | mode |");
+  for (const auto& t : tasks) std::printf(" %s%s |", t.c_str(), eval::EvalSuite::lower_is_better(t) ? " ppl" : "");
+  std::printf(" worst vs teacher full | mean vs teacher full | gap closed |\n| --- | --- |");
+  for (size_t i = 0; i < tasks.size() + 3; ++i) std::printf(" ---: |");
+  std::printf("\n");
+  nlohmann::json j = nlohmann::json::array();
+  for (const Row& r : rows) {
+    std::printf("| %s | %s |", r.name.c_str(), r.mode.c_str());
+    double worst = 1e9, mean = 0, gap_sum = 0;
+    int gap_tasks = 0;
+    for (const auto& t : tasks) {
+      const double v = r.s.score.at(t);
+      if (eval::EvalSuite::lower_is_better(t)) std::printf(" %.3f |", v);
+      else std::printf(" %.1f%% |", 100 * v);
+      worst = std::min(worst, ratio(t, v));
+      mean += ratio(t, v) / static_cast<double>(tasks.size());
+      // The share of the teacher's full-vs-block gap this row closes, on tasks with a real gap
+      // (≥ 1 point of exact match, ≥ 1% of perplexity).
+      const double tf = teacher_full.score.at(t), tb = teacher_block.score.at(t);
+      const double gap = tf - tb;
+      const bool real = eval::EvalSuite::lower_is_better(t) ? std::abs(gap) >= 0.01 * tf : std::abs(gap) >= 0.01;
+      if (real) {
+        gap_sum += (v - tb) / gap;
+        ++gap_tasks;
+      }
+    }
+    std::printf(" %.1f%% | %.1f%% |", 100 * worst, 100 * mean);
+    if (gap_tasks > 0) std::printf(" %.0f%% (%d tasks) |\n", 100 * gap_sum / gap_tasks, gap_tasks);
+    else std::printf(" n/a |\n");
+    j.push_back({{"model", r.name}, {"mode", r.mode}, {"scores", r.s.score}, {"needle_cells", r.s.needle_cells},
+                 {"worst_vs_teacher_full", worst}, {"mean_vs_teacher_full", mean}});
+  }
+  std::printf("\nneedle exact match by haystack tokens @ depth:\n\n| model | mode |");
+  for (const auto& [cell, v] : rows[0].s.needle_cells) std::printf(" %s |", cell.c_str());
+  std::printf("\n| --- | --- |");
+  for (size_t i = 0; i < rows[0].s.needle_cells.size(); ++i) std::printf(" ---: |");
+  std::printf("\n");
+  for (const Row& r : rows) {
+    std::printf("| %s | %s |", r.name.c_str(), r.mode.c_str());
+    for (const auto& [cell, v] : r.s.needle_cells) std::printf(" %.0f%% |", 100 * v);
+    std::printf("\n");
+  }
+  nlohmann::json models_json = nlohmann::json::object();
+  for (const auto& [name, dir] : models) models_json[name] = dir;
+  write_json(a.json_out, {{"suite", tasks}, {"models", models_json}, {"items_per_qa_task", a.items},
+                          {"needle_items_per_cell", a.needle_items}, {"seed", a.seed}, {"rows", j}});
+  return 0;
+}
+
 }  // namespace
 
 Runner add_eval(CLI::App& app) {
@@ -175,7 +282,17 @@ Runner add_eval(CLI::App& app) {
                                  "Evaluate a model on held-out data: synthetic retrieval exact "
                                  "match, or per-category perplexity");
   auto a = std::make_shared<EvalArgs>();
-  cmd->add_option("-m,--model", a->model_dir, "Model directory")->required();
+  auto* model_opt = cmd->add_option("-m,--model", a->model_dir, "Model directory");
+  auto* suite = cmd->add_flag("--suite", "Every block-attention task for every --models entry in full and block "
+                                         "attention: one table with the share of the teacher's gap closed");
+  cmd->add_option("--models", a->models,
+                  "--suite: name=DIR entries, comma-separated; the first is the full-attention teacher")
+      ->delimiter(',');
+  cmd->add_option("--segdata", a->segdata,
+                  "--suite: held-out `segdata build` instances for final-block (JSONL; several: a,b)");
+  cmd->add_option("--needle-n", a->needle_items, "--suite: needle items per (length, depth) cell")
+      ->capture_default_str();
+  cmd->add_option("--batch", a->batch_rows, "--suite: items per forward pass")->capture_default_str();
   cmd->add_option("--task", a->task,
                   "retrieval | two-facts | distractors | far (synthetic QA, exact match) | "
                   "perplexity (per category) | "
@@ -208,7 +325,9 @@ Runner add_eval(CLI::App& app) {
   cmd->add_option("--dtype", a->dtype, "auto | float32 | bfloat16 | float16")
       ->capture_default_str();
   cmd->add_option("--json", a->json_out, "Also write the results as JSON to this file");
-  return [a] {
+  return [a, suite, model_opt] {
+    if (*suite) return run_suite(*a);
+    if (model_opt->count() == 0) throw InputError("--model is required (or --suite with --models)");
     if (a->task == "perplexity") return run_perplexity(*a);
     if (a->task == "final-block") return run_final_block(*a);
     return run_retrieval(*a);

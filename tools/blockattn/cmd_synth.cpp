@@ -8,6 +8,7 @@
 #include "blockattn/tokenizer.h"
 #include "commands.h"
 #include "core/io.h"
+#include "data/block_samples.h"
 #include "data/synthetic_corpus.h"
 #include "data/synthetic_tasks.h"
 
@@ -26,6 +27,7 @@ struct SynthArgs {
   size_t passage_tokens = 200;
   uint64_t seed = 1;
   std::string format = "chatml";
+  std::string chat = "chatml";  // --format blocks: layout of the final block
 };
 
 int run_synth(const SynthArgs& a) {
@@ -36,7 +38,10 @@ int run_synth(const SynthArgs& a) {
   options.passage_tokens = a.passage_tokens;
   options.seed = a.seed;
   if (a.n == 0) throw InputError("--n must be at least 1");
-  const ChatFormat format = ChatFormat::named(a.format);
+  const bool as_blocks = a.format == "blocks";
+  if (as_blocks && a.chat != "chatml" && a.chat != "plain")
+    throw InputError("--chat must be chatml or plain, not \"" + a.chat + "\"");
+  const ChatFormat format = ChatFormat::named(as_blocks ? a.chat : a.format);
 
   std::vector<std::string> docs = data::read_jsonl_texts(data::split_path_list(a.corpus));
   std::unique_ptr<Tokenizer> tokenizer;
@@ -55,7 +60,8 @@ int run_synth(const SynthArgs& a) {
   for (size_t i = 0; i < a.n; ++i) {
     data::SynthItem item = gen.make(i);
     text_tokens += gen.sampler().tokens(item.text(format));
-    out << item.to_json_line(format) << '\n';
+    out << (as_blocks ? data::to_json_line(data::block_sample(item, format)) : item.to_json_line(format))
+        << '\n';
   }
   out.close();
   if (!out || std::rename(tmp.c_str(), a.out.c_str()) != 0) {
@@ -81,7 +87,10 @@ Runner add_synth(CLI::App& app) {
   cmd->add_option("--n", args->n, "Number of items")->capture_default_str();
   cmd->add_option("--format", args->format,
                   "Prompt layout of the \"text\" field: chatml (the engine's layout for models whose tokenizer has "
-                  "<|im_start|>, e.g. ours) | plain (\"Question: ...\\nAnswer:\") | raw")
+                  "<|im_start|>, e.g. ours) | plain (\"Question: ...\\nAnswer:\") | raw | blocks (each line a block "
+                  "sample: {id, category, blocks}, the last block question + answer in --chat's layout)")
+      ->capture_default_str();
+  cmd->add_option("--chat", args->chat, "--format blocks: chatml | plain, the final block's layout")
       ->capture_default_str();
   cmd->add_option("--passages", args->passages, "Passages per item (1..256)")->capture_default_str();
   cmd->add_option("--passage-tokens", args->passage_tokens, "Target tokens per passage (16..8192)")

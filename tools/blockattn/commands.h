@@ -12,6 +12,7 @@ namespace blockattn::cli {
 
 using Runner = std::function<int()>;
 
+Runner add_blockdata(CLI::App& app);
 Runner add_eval(CLI::App& app);
 Runner add_generate(CLI::App& app);
 Runner add_info(CLI::App& app);
@@ -21,6 +22,8 @@ Runner add_segment(CLI::App& app);
 Runner add_segmenter(CLI::App& app);
 Runner add_shard(CLI::App& app);
 Runner add_corpus(CLI::App& app);
+Runner add_distill(CLI::App& app);
+Runner add_blockft(CLI::App& app);
 Runner add_synth(CLI::App& app);
 Runner add_tokenizer(CLI::App& app);
 

@@ -5,6 +5,7 @@
 #include "blockattn/error.h"
 #include "commands.h"
 #include "core/log.h"
+#include "launch.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -17,7 +18,10 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
 
   const std::map<std::string, blockattn::cli::Runner> runners = {
+      {"blockft", blockattn::cli::add_blockft(app)},
+      {"blockdata", blockattn::cli::add_blockdata(app)},
       {"corpus", blockattn::cli::add_corpus(app)},
+      {"distill", blockattn::cli::add_distill(app)},
       {"eval", blockattn::cli::add_eval(app)},
       {"generate", blockattn::cli::add_generate(app)},
       {"info", blockattn::cli::add_info(app)},
@@ -30,6 +34,7 @@ int main(int argc, char** argv) {
       {"tokenizer", blockattn::cli::add_tokenizer(app)},
   };
 
+  blockattn::cli::remember_arguments(argc, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Block distillation of the reference model, its baseline and ablations, and the evaluation table,
+# ON THE GPU MACHINE (kind nvidia-h200-x2: single-GPU runs share the two GPUs, stage ddp uses both).
+#   here:   bash scripts/reference/prepare_distill_data.sh      (-> .devdata/distill)
+#   device: bash scripts/device/distill_reference.sh STAGES      (carry: .devdeps .devdata/distill)
+# STAGES, comma-separated, in order: probe, data, runs, eval, ddp, pack (default: all but probe).
+# Every stage skips work whose output exists, so a call cut short can be repeated on a warm machine.
+# Results: $OUT/*.log, $OUT/suite.{md,json}, $OUT/distill-model.tar.part-* (stage pack).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-gpu-out}
+W=${WORK:-/tmp/distill}
+STAGES=${1:-data,runs,eval,ddp,pack}
+STEPS=${STEPS:-}             # overrides training.total_steps of every run (quick trials)
+TEACHER=models/blockattn-10m
+BA=build-gpu/blockattn
+mkdir -p "$OUT" "$W/src" "$W/data/train" "$W/data/validation" "$W/runs" "$W/cfg"
+stamp() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$OUT/timeline.log"; }
+has() { [[ ",$STAGES," == *",$1,"* ]]; }
+
+bash scripts/device/gpu_build.sh blockattn_cli > /dev/null || { tail -30 "$OUT/build.log"; exit 1; }
+stamp "built"
+
+if has probe; then
+  TI=$(python3 -c 'import torch,os;print(os.path.join(os.path.dirname(torch.__file__),"include"))')
+  ls -d "$TI"/gloo 2>&1 | head -2
+  python3 -c 'import nvidia.nccl,os;print(os.path.dirname(nvidia.nccl.__file__))' 2>&1 | tail -1
+  find / -name nccl.h -not -path '*/proc/*' 2>/dev/null | head -3
+  grep -i "c10d" "$OUT/build.log" | tail -2
+fi
+
+if has data; then
+  for f in .devdata/distill/*.jsonl.xz; do
+    b=$(basename "$f" .xz)
+    [ -s "$W/src/$b" ] || xz -dc "$f" > "$W/src/$b"
+  done
+  cp -n "$W/src/train-docs.jsonl" "$W/data/train/docs.jsonl"
+  cp -n "$W/src/validation-docs.jsonl" "$W/data/validation/docs.jsonl"
+  # QA block samples from the training split's names and values (evaluation uses the other pool).
+  i=0
+  for spec in retrieval:8 retrieval:16 two-facts:8 distractors:8 far:8; do
+    task=${spec%%:*}; p=${spec##*:}; i=$((i + 1))
+    f="$W/data/train/qa-$task-$p.jsonl"
+    [ -s "$f" ] || "$BA" -q synth --format blocks --corpus "$W/src/passages.jsonl" --tokenizer "$TEACHER" \
+      --task "$task" --passages "$p" --n "${QA_N:-1500}" --seed $((500 + i)) --out "$f" > "$W/synth-$i.log" 2>&1 &
+  done
+  wait
+  wc -l "$W"/data/train/*.jsonl "$W"/data/validation/*.jsonl | tee -a "$OUT/timeline.log"
+  stamp "data ready"
+fi
+
+# run NAME METHOD CONFIG GPU [extra args]
+run() {
+  local name=$1 method=$2 config=$3 gpu=$4
+  shift 4
+  [ -s "$W/runs/$name/model/config.json" ] && return 0
+  local cfg="$W/cfg/$name.json"
+  python3 - "$config" "$cfg" "$STEPS" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+if sys.argv[3]:
+    c["training"]["total_steps"] = int(sys.argv[3])
+json.dump(c, open(sys.argv[2], "w"))
+PY
+  local who=--teacher
+  [ "$method" = blockft ] && who=--model
+  CUDA_VISIBLE_DEVICES=$gpu "$BA" "$method" $who "$TEACHER" --data "$W/data" --config "$cfg" --out "$W/runs/$name" \
+    --max-shard-mb 15 --resume "$@" > "$OUT/run-$name.log" 2>&1 || { echo "run $name failed:"; tail -5 "$OUT/run-$name.log"; }
+}
+
+if has runs; then
+  NGPU=$(nvidia-smi -L | wc -l)
+  G1=$((NGPU > 1 ? 1 : 0))
+  ( run distill distill configs/distill-10m-h200.json 0; run blockft blockft configs/blockft-10m-h200.json 0 ) &
+  ( run no-sinks distill configs/ablations/distill-no-sinks.json $G1
+    run no-dropout distill configs/ablations/distill-no-dropout.json $G1
+    run no-weighting distill configs/ablations/distill-no-weighting.json $G1 ) &
+  wait
+  for r in distill blockft no-sinks no-dropout no-weighting; do
+    grep -E "^(distill|blockft):|done:|validation" "$OUT/run-$r.log" | sed "s/^/$r: /" | tail -4
+  done | tee -a "$OUT/timeline.log"
+  stamp "runs done"
+fi
+
+if has eval; then
+  SUITE="--corpus $W/src/test.jsonl --segdata $W/src/segdata-test.jsonl --n ${EVAL_N:-200} --needle-n ${NEEDLE_N:-20}"
+  m() { [ -s "$W/runs/$1/model/config.json" ] && echo ",$1=$W/runs/$1/model"; }
+  CUDA_VISIBLE_DEVICES=0 $BA eval --suite --models "teacher=$TEACHER$(m blockft)$(m distill)" $SUITE \
+    --json "$OUT/suite-a.json" > "$OUT/suite-a.md" 2> "$OUT/suite-a.log" &
+  NGPU=$(nvidia-smi -L | wc -l)
+  CUDA_VISIBLE_DEVICES=$((NGPU > 1 ? 1 : 0)) $BA eval --suite \
+    --models "teacher=$TEACHER$(m no-sinks)$(m no-dropout)$(m no-weighting)" $SUITE \
+    --json "$OUT/suite-b.json" > "$OUT/suite-b.md" 2> "$OUT/suite-b.log" &
+  wait
+  cat "$OUT/suite-a.md" "$OUT/suite-b.md"
+  stamp "eval done"
+fi
+
+if has ddp; then
+  # The distill run again on two GPUs (NCCL), same global batch: its loss curve against run-distill.
+  NGPU=$(nvidia-smi -L | wc -l)
+  if [ "$NGPU" -ge 2 ]; then
+    run distill-2gpu distill configs/distill-10m-h200.json 0,1 --nproc 2
+    python3 - "$W/runs/distill/metrics.jsonl" "$W/runs/distill-2gpu/metrics.jsonl" <<'PY' | tee "$OUT/ddp-compare.txt"
+import json, sys
+def steps(p):
+    out = {}
+    for line in open(p):
+        j = json.loads(line)
+        if "loss" in j and "step" in j and "tokens_per_s" in j:
+            out[j["step"]] = (j["loss"], j["tokens_per_s"])
+    return out
+a, b = steps(sys.argv[1]), steps(sys.argv[2])
+common = sorted(set(a) & set(b))
+print("step  loss(1 GPU)  loss(2 GPUs)  |diff|")
+for s in common:
+    print(f"{s:5d}  {a[s][0]:.6f}  {b[s][0]:.6f}  {abs(a[s][0]-b[s][0]):.2e}")
+print(f"max |diff| {max(abs(a[s][0]-b[s][0]) for s in common):.2e} over {len(common)} logged steps")
+print(f"throughput (last logged step): 1 GPU {a[common[-1]][1]:.0f} tok/s, 2 GPUs {b[common[-1]][1]:.0f} tok/s, "
+      f"speed-up {b[common[-1]][1]/a[common[-1]][1]:.2f}x")
+PY
+  else
+    echo "ddp: only $NGPU GPU here" | tee "$OUT/ddp-compare.txt"
+  fi
+  stamp "ddp done"
+fi
+
+if has pack; then
+  tar -C "$W/runs/distill" -cf - model | split -b 15M - "$OUT/distill-model.tar.part-"
+  cp "$W/runs/distill/metrics.jsonl" "$OUT/distill-metrics.jsonl" 2>/dev/null
+  ls -la "$OUT"
+fi

@@ -1,0 +1,379 @@
+// Block distillation: the training layout (mask, positions, query copies) against brute force and
+// against the prompts it stands for, the losses against direct computation, and the training loop
+// (learning, exact resume, input errors, data-parallel processes in sync).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "blockattn/error.h"
+#include "core/io.h"
+#include "engine_test_util.h"
+#include "expect_error.h"
+#include "train/block_layout.h"
+#include "train/distill.h"
+#include "train/distill_loss.h"
+
+namespace blockattn {
+namespace {
+
+using test::TempDir;
+using train::BlockSample;
+using train::LayoutOptions;
+using train::SampleLayout;
+
+BlockSample random_sample(std::mt19937& rng, int max_blocks, int max_len) {
+  BlockSample s;
+  const int n = 2 + static_cast<int>(rng() % (max_blocks - 1));
+  for (int b = 0; b < n; ++b) s.blocks.push_back(test::ids_range(static_cast<int32_t>(rng() % 400), 1 + rng() % max_len, 500));
+  return s;
+}
+
+LayoutOptions random_options(std::mt19937& rng, const BlockSample& s) {
+  LayoutOptions o;
+  o.block_mode = rng() % 4 != 0;
+  o.sink_tokens = static_cast<int32_t>(rng() % 3);
+  o.sink_token_id = 3;
+  if (o.block_mode)
+    for (size_t i = 1; i + 1 < s.blocks.size(); ++i)
+      if (rng() % 2) o.copies.push_back(i);
+  return o;
+}
+
+// The rules of docs/distillation.md, written per token role rather than as group/prefix vectors.
+struct Role {
+  enum Kind { kContext, kFinal, kCopy } kind;
+  size_t block;      // context/copy: the block index
+  int64_t position;  // expected RoPE position
+};
+
+std::vector<Role> roles_of(const BlockSample& s, const LayoutOptions& o) {
+  std::vector<Role> roles;
+  std::vector<int64_t> start;
+  for (size_t b = 0; b < s.blocks.size(); ++b) {
+    start.push_back(static_cast<int64_t>(roles.size()));
+    const bool final_block = b + 1 == s.blocks.size();
+    const size_t n = s.blocks[b].size() + (final_block ? 0 : o.sink_tokens);
+    for (size_t j = 0; j < n; ++j)
+      roles.push_back({final_block ? Role::kFinal : Role::kContext, b, static_cast<int64_t>(roles.size())});
+  }
+  for (size_t i : o.copies)
+    for (size_t j = 0; j < s.blocks[i].size(); ++j) roles.push_back({Role::kCopy, i, start[i] + static_cast<int64_t>(j)});
+  return roles;
+}
+
+bool may_attend(const std::vector<Role>& r, size_t t, size_t k, bool block_mode) {
+  if (k > t) return false;
+  if (!block_mode) return true;
+  switch (r[t].kind) {
+    case Role::kContext: return r[k].kind == Role::kContext && r[k].block == r[t].block;
+    case Role::kFinal: return r[k].kind != Role::kCopy;
+    case Role::kCopy:
+      return (r[k].kind == Role::kContext && r[k].block < r[t].block) ||
+             (r[k].kind == Role::kCopy && r[k].block == r[t].block);
+  }
+  return false;
+}
+
+TEST(BlockLayout, PackedMaskAndPositionsMatchBruteForce) {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 40; ++trial) {
+    std::vector<BlockSample> samples;
+    for (int i = 0; i < 3; ++i) samples.push_back(random_sample(rng, 5, 6));
+    std::vector<SampleLayout> layouts;
+    std::vector<LayoutOptions> opts;
+    std::vector<const BlockSample*> ptrs;
+    for (const BlockSample& s : samples) {
+      opts.push_back(random_options(rng, s));
+      layouts.push_back(train::lay_out_sample(s, opts.back()));
+      ptrs.push_back(&s);
+    }
+    // Row 0: samples 0 and 1 packed; row 1: sample 2 (padded).
+    train::PackedBatch b = train::pack_rows(layouts, ptrs, {{0, 1}, {2}}, torch::kCPU);
+    const int64_t T = b.ids.size(1);
+    auto mask = b.mask.accessor<bool, 3>();
+    auto pos = b.positions.accessor<int64_t, 2>();
+    const std::vector<std::vector<size_t>> rows = {{0, 1}, {2}};
+    for (int64_t r = 0; r < 2; ++r) {
+      int64_t at = 0;
+      for (size_t i : rows[r]) {
+        const std::vector<Role> roles = roles_of(samples[i], opts[i]);
+        ASSERT_EQ(roles.size(), layouts[i].ids.size());
+        for (size_t t = 0; t < roles.size(); ++t) {
+          EXPECT_EQ(pos[r][at + t], roles[t].position) << "trial " << trial;
+          for (int64_t k = 0; k < T; ++k) {
+            const bool inside = k >= at && k < at + static_cast<int64_t>(roles.size());
+            const bool want = inside && may_attend(roles, t, k - at, opts[i].block_mode);
+            ASSERT_EQ(mask[r][at + t][k], want) << "trial " << trial << " row " << r << " token " << t << " key " << k;
+          }
+        }
+        at += static_cast<int64_t>(roles.size());
+      }
+      for (int64_t t = at; t < T; ++t)  // padding sees itself only
+        for (int64_t k = 0; k < T; ++k) ASSERT_EQ(mask[r][t][k], k == t);
+    }
+  }
+}
+
+std::shared_ptr<Model> tiny_model() {
+  ModelLoadOptions lo;
+  lo.device = "cpu";
+  lo.dtype = "float32";
+  return Model::load(test::model_fixture("llama"), lo);
+}
+
+// Logits at each supervised prediction of `layouts` packed as `rows`: [N, V].
+torch::Tensor supervised_logits(const Model& m, const std::vector<SampleLayout>& layouts,
+                                const std::vector<const BlockSample*>& samples, const std::vector<std::vector<size_t>>& rows) {
+  torch::NoGradGuard no_grad;
+  train::PackedBatch b = train::pack_rows(layouts, samples, rows, torch::kCPU);
+  torch::Tensor logits = m.forward_train(b.ids, b.mask, b.positions);
+  return logits.view({-1, logits.size(-1)}).index_select(0, b.student_flat);
+}
+
+TEST(BlockLayout, QueryCopyPredictsExactlyLikeTheTruncatedPrompt) {
+  auto model = tiny_model();
+  BlockSample s;
+  for (int b = 0; b < 4; ++b) s.blocks.push_back(test::ids_range(11 * b + 1, 5 + b, 500));
+  LayoutOptions o;
+  o.sink_tokens = 2;
+  o.sink_token_id = 3;
+  o.copies = {1, 2};
+  const SampleLayout with_copies = train::lay_out_sample(s, o);
+  torch::Tensor all = supervised_logits(*model, {with_copies}, {&s}, {{0}});  // F's, then copies'
+  int64_t at = static_cast<int64_t>(s.blocks[3].size()) - 1;
+  for (size_t i : o.copies) {
+    // Block i as the final block of the prompt B0..Bi-1, Bi.
+    BlockSample prefix;
+    prefix.blocks.assign(s.blocks.begin(), s.blocks.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    LayoutOptions plain = o;
+    plain.copies.clear();
+    torch::Tensor want = supervised_logits(*model, {train::lay_out_sample(prefix, plain)}, {&prefix}, {{0}});
+    const int64_t n = want.size(0);  // len_i - 1: the copy also predicts block i+1's first token
+    EXPECT_LT(test::max_abs_diff(all.narrow(0, at, n), want), 1e-4) << "copy of block " << i;
+    at += static_cast<int64_t>(s.blocks[i].size());
+  }
+  EXPECT_EQ(at, all.size(0));
+  // Without copies, F's predictions are the same: copies come after F and F never sees them.
+  LayoutOptions no_copies = o;
+  no_copies.copies.clear();
+  torch::Tensor f = supervised_logits(*model, {train::lay_out_sample(s, no_copies)}, {&s}, {{0}});
+  EXPECT_LT(test::max_abs_diff(all.narrow(0, 0, f.size(0)), f), 1e-4);
+}
+
+TEST(BlockLayout, PackingSamplesInOneRowChangesNothing) {
+  auto model = tiny_model();
+  std::mt19937 rng(9);
+  std::vector<BlockSample> samples = {random_sample(rng, 4, 7), random_sample(rng, 4, 7)};
+  std::vector<SampleLayout> layouts;
+  for (const BlockSample& s : samples) layouts.push_back(train::lay_out_sample(s, random_options(rng, s)));
+  torch::Tensor packed = supervised_logits(*model, layouts, {&samples[0], &samples[1]}, {{0, 1}});
+  torch::Tensor a = supervised_logits(*model, {layouts[0]}, {&samples[0]}, {{0}});
+  torch::Tensor b = supervised_logits(*model, {layouts[1]}, {&samples[1]}, {{0}});
+  EXPECT_LT(test::max_abs_diff(packed, torch::cat({a, b})), 1e-4);
+}
+
+TEST(DistillLoss, KlMatchesADirectComputation) {
+  torch::manual_seed(3);
+  torch::Tensor teacher = torch::randn({5, 7}) * 3, student = torch::randn({5, 7}) * 3;  // [N, V]
+  for (double tau : {1.0, 2.0, 0.5}) {
+    torch::Tensor kl = train::kl_per_prediction(teacher, student, tau);
+    for (int64_t n = 0; n < 5; ++n) {
+      double zt = 0, zs = 0;
+      for (int64_t v = 0; v < 7; ++v) {
+        zt += std::exp(teacher[n][v].item<double>() / tau);
+        zs += std::exp(student[n][v].item<double>() / tau);
+      }
+      double want = 0;
+      for (int64_t v = 0; v < 7; ++v) {
+        const double p = std::exp(teacher[n][v].item<double>() / tau) / zt;
+        const double q = std::exp(student[n][v].item<double>() / tau) / zs;
+        want += p * std::log(p / q);
+      }
+      EXPECT_NEAR(kl[n].item<double>(), want * tau * tau, 1e-5) << "tau " << tau << " n " << n;
+    }
+  }
+  EXPECT_NEAR(train::kl_per_prediction(teacher, teacher, 1.0).abs().max().item<double>(), 0, 1e-6);
+}
+
+TEST(DistillLoss, SensitivityWeightsGrowWithSensitivityAndAverageOnePerRow) {
+  torch::Tensor d = torch::tensor({0.0, 1.0, 3.0, 2.0, 2.0, 0.0});  // [6]
+  torch::Tensor row = torch::tensor({0, 0, 0, 1, 1, 2}, torch::kInt64);
+  torch::Tensor w = train::sensitivity_weights(d, row, 3, 1.0);
+  EXPECT_NEAR(w.narrow(0, 0, 3).mean().item<double>(), 1, 1e-6);
+  EXPECT_NEAR(w.narrow(0, 3, 2).mean().item<double>(), 1, 1e-6);
+  EXPECT_NEAR(w[5].item<double>(), 1, 1e-6);  // all-zero row
+  EXPECT_LT(w[0].item<double>(), w[1].item<double>());
+  EXPECT_LT(w[1].item<double>(), w[2].item<double>());
+  // 1 + D/mean(D) with mean 4/3: 1, 1.75, 3.25, normalised by their mean 2.
+  EXPECT_NEAR(w[2].item<double>(), 3.25 / 2, 1e-6);
+  EXPECT_TRUE(torch::equal(train::sensitivity_weights(d, row, 3, 0.0), torch::ones({6})));
+}
+
+// ---------------------------------------------------------------- the training loop
+
+std::string make_samples(const TempDir& tmp) {
+  const char* words[] = {"river", "stone", "light", "garden", "window", "paper", "cloud", "bread"};
+  std::mt19937 rng(1);
+  auto sentence = [&] {
+    std::string s;
+    for (int i = 0; i < 6; ++i) s += std::string(words[rng() % 8]) + (i == 5 ? ". " : " ");
+    return s;
+  };
+  for (const char* split : {"train", "validation"}) {
+    std::filesystem::create_directories(tmp / ("data/" + std::string(split)));
+    std::ofstream f(tmp / ("data/" + std::string(split) + "/samples.jsonl"));
+    for (int n = 0; n < 8; ++n) {
+      f << "{\"category\": \"test\", \"blocks\": [";
+      const int blocks = 3 + n % 3;
+      for (int b = 0; b < blocks; ++b) f << (b ? ", " : "") << "\"" << sentence() << sentence() << "\"";
+      f << "]}\n";
+    }
+  }
+  return tmp / "data";
+}
+
+std::string distill_config(const TempDir& tmp, int steps, const std::string& distill = "{}") {
+  const std::string text = R"({"training": {"seq_len": 256, "batch_size": 2, "grad_accum": 1, "lr": 2e-4,
+      "min_lr": 2e-5, "warmup_steps": 1, "total_steps": )" + std::to_string(steps) + R"(, "eval_every": )" +
+                           std::to_string(steps) + R"(, "eval_batches": 2, "checkpoint_every": 0, "seed": 3,
+      "device": "cpu"}, "distill": )" + distill + "}";
+  write_file_atomic(tmp / "config.json", text);
+  return tmp / "config.json";
+}
+
+train::DistillOptions distill_options(const TempDir& tmp, const std::string& config, const std::string& out) {
+  train::DistillOptions o;
+  o.config_path = config;
+  o.teacher_dir = test::model_fixture("llama");
+  o.data_dir = tmp / "data";
+  o.out_dir = out;
+  o.threads = 1;
+  o.progress = nullptr;
+  return o;
+}
+
+class Distill : public ::testing::Test {
+ protected:
+  void SetUp() override { at::set_num_threads(1); }
+};
+
+TEST_F(Distill, TrainingLowersTheKlToTheTeacherAndRecordsTheSinks) {
+  TempDir tmp;
+  make_samples(tmp);
+  train::DistillResult r = train::run_distill(distill_options(tmp, distill_config(tmp, 6, R"({"sink_tokens": 2})"), tmp / "out"));
+  ASSERT_TRUE(r.finished);
+  ASSERT_EQ(r.val_kl.size(), 2u);  // step 0 and the end
+  std::printf("validation KL to the teacher: %.5f -> %.5f; block CE %.4f -> %.4f\n", r.val_kl[0].second,
+              r.val_kl[1].second, r.val_losses[0].second, r.val_losses[1].second);
+  EXPECT_GT(r.val_kl[0].second, 0);
+  EXPECT_LT(r.val_kl[1].second, 0.8 * r.val_kl[0].second);
+  const ModelConfig saved = ModelConfig::load(r.model_dir);
+  EXPECT_EQ(saved.block_sink_tokens, 2);
+  ASSERT_TRUE(saved.block_sink_token_id.has_value());
+  EXPECT_TRUE(file_exists(r.model_dir + "/tokenizer.json"));
+}
+
+TEST_F(Distill, OneStepLowersTheTrainingObjectiveOnItsBatch) {
+  TempDir tmp;
+  make_samples(tmp);
+  // A one-step run and a two-step run whose second step sees... the same first batch: compare
+  // the objective of step 0's batch before and after the update by evaluating with lr = 0 first.
+  const std::string cfg = R"({"training": {"seq_len": 256, "batch_size": 8, "lr": 3e-4, "min_lr": 3e-4,
+      "warmup_steps": 0, "total_steps": 1, "eval_every": 1, "eval_batches": 1, "seed": 3, "device": "cpu"},
+      "distill": {"sink_tokens": 0, "block_dropout": 0, "full_fraction": 0, "token_weighting": 0}})";
+  write_file_atomic(tmp / "one.json", cfg);
+  // Validation = the training samples, one batch of all 8: the objective on exactly that batch.
+  std::filesystem::copy_file(tmp / "data/train/samples.jsonl", tmp / "data/validation/samples.jsonl",
+                             std::filesystem::copy_options::overwrite_existing);
+  train::DistillResult r = train::run_distill(distill_options(tmp, tmp / "one.json", tmp / "out"));
+  ASSERT_EQ(r.val_kl.size(), 2u);
+  EXPECT_LT(r.val_kl[1].second, r.val_kl[0].second);
+}
+
+TEST_F(Distill, ResumeFromACheckpointIsBitwiseIdentical) {
+  TempDir tmp;
+  make_samples(tmp);
+  const std::string config = distill_config(tmp, 6, R"({"sink_tokens": 1, "block_dropout": 0.5, "token_weighting": 1})");
+  train::DistillResult whole = train::run_distill(distill_options(tmp, config, tmp / "a"));
+  train::DistillOptions o = distill_options(tmp, config, tmp / "b");
+  o.max_steps = 2;
+  train::DistillResult first = train::run_distill(o);
+  EXPECT_FALSE(first.finished);
+  o.max_steps = 0;
+  o.resume = true;
+  train::DistillResult rest = train::run_distill(o);
+  ASSERT_TRUE(rest.finished);
+  EXPECT_EQ(rest.start_step, 2);
+  std::vector<double> split = first.losses;
+  split.insert(split.end(), rest.losses.begin(), rest.losses.end());
+  ASSERT_EQ(split.size(), whole.losses.size());
+  for (size_t i = 0; i < split.size(); ++i) EXPECT_EQ(split[i], whole.losses[i]) << "step " << i;
+  EXPECT_EQ(read_file(tmp / "a/model/model.safetensors"), read_file(tmp / "b/model/model.safetensors"));
+}
+
+TEST_F(Distill, BlockFineTuningRunsWithoutATeacher) {
+  TempDir tmp;
+  make_samples(tmp);
+  train::DistillOptions o = distill_options(tmp, distill_config(tmp, 3), tmp / "out");
+  o.method = train::BlockTrainMethod::kBlockFt;
+  train::DistillResult r = train::run_distill(o);
+  ASSERT_TRUE(r.finished);
+  EXPECT_EQ(ModelConfig::load(r.model_dir).block_sink_tokens, 0);
+  EXPECT_EQ(r.val_kl.back().second, 0);
+  EXPECT_LT(r.val_losses.back().second, r.val_losses.front().second);
+}
+
+TEST_F(Distill, MismatchedStudentsAndBadInputsAreRejected) {
+  TempDir tmp;
+  make_samples(tmp);
+  const std::string config = distill_config(tmp, 2);
+  train::DistillOptions o = distill_options(tmp, config, tmp / "out");
+  o.student_dir = test::model_fixture("qwen3");
+  EXPECT_CONTAINS(test::error_of<FormatError>([&] { train::run_distill(o); }), "architecture and sizes");
+  // Same weights and config, another tokenizer.
+  std::filesystem::copy(test::model_fixture("llama"), tmp / "student");
+  std::filesystem::remove(tmp / "student/tokenizer.json");
+  std::filesystem::copy_file(test::fixture("tokenizers/gpt2/tokenizer.json.zst"), tmp / "student/tokenizer.json.zst");
+  o.student_dir = tmp / "student";
+  EXPECT_CONTAINS(test::error_of<FormatError>([&] { train::run_distill(o); }), "tokenizer");
+  o.student_dir.clear();
+  write_file_atomic(tmp / "bad.json", R"({"distill": {"temprature": 2}})");
+  o.config_path = tmp / "bad.json";
+  EXPECT_CONTAINS(test::error_of<FormatError>([&] { train::run_distill(o); }), "unknown field distill.temprature");
+  write_file_atomic(tmp / "bad.json", R"({"training": {"total_steps": 2}, "distill": {"block_dropout": 1.5}})");
+  EXPECT_CONTAINS(test::error_of<InputError>([&] { train::run_distill(o); }), "block_dropout must be in [0, 1]");
+  o.config_path = config;
+  write_file_atomic(tmp / "data/train/samples.jsonl", "{\"blocks\": [\"only one\"]}\n");
+  EXPECT_CONTAINS(test::error_of<FormatError>([&] { train::run_distill(o); }), "samples.jsonl:1");
+}
+
+#ifdef BLOCKATTN_TEST_GLOO
+// Two CPU processes (Gloo) against one: the same loss curve, and the run itself checks that both
+// processes hold identical weights at the end (it fails otherwise).
+TEST_F(Distill, TwoGlooProcessesStayInSyncAndMatchOneProcess) {
+  TempDir tmp;
+  make_samples(tmp);
+  const std::string config = distill_config(tmp, 4, R"({"sink_tokens": 1})");
+  auto run = [&](int nproc, const std::string& out) {
+    const std::string cmd = std::string(BLOCKATTN_CLI_PATH) + " distill --teacher " + test::model_fixture("llama") +
+                            " --data " + (tmp / "data") + " --config " + config + " --out " + out + " --threads 1" +
+                            " --nproc " + std::to_string(nproc) + " > " + out + ".log 2>&1";
+    return std::system(cmd.c_str());
+  };
+  ASSERT_EQ(run(1, tmp / "one"), 0) << read_file(tmp / "one.log");
+  ASSERT_EQ(run(2, tmp / "two"), 0) << read_file(tmp / "two.log");
+  const std::string log = read_file(tmp / "two.log");
+  EXPECT_NE(log.find("2 processes hold identical weights (gloo)"), std::string::npos) << log;
+  torch::Tensor a = test::read_tensor(tmp / "one/model/model.safetensors", "model.layers.0.self_attn.q_proj.weight");
+  torch::Tensor b = test::read_tensor(tmp / "two/model/model.safetensors", "model.layers.0.self_attn.q_proj.weight");
+  EXPECT_LT(test::max_abs_diff(a, b), 1e-5);
+  EXPECT_GT(test::max_abs_diff(a, tiny_model()->weights().layers[0].q_proj), 1e-6);  // it trained
+}
+#endif
+
+}  // namespace
+}  // namespace blockattn
