@@ -5,7 +5,8 @@
 #   device: bash scripts/device/distill_reference.sh STAGES      (carry: .devdeps .devdata/distill)
 # STAGES, comma-separated, in order: probe, data, runs, eval, ddp, pack (default: all but probe).
 # Every stage skips work whose output exists, so a call cut short can be repeated on a warm machine.
-# Results: $OUT/*.log, $OUT/suite.{md,json}, $OUT/distill-model.tar.part-* (stage pack).
+# Results: $OUT/results.tar.gz (logs, suite-{a,b}.{md,json}, metrics) and $OUT/model-NAME.tar.part-*
+# for each run named in PACK (default distill) — stage pack; without it they stay in $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-gpu-out}
@@ -71,9 +72,11 @@ PY
 if has runs; then
   NGPU=$(nvidia-smi -L | wc -l)
   G1=$((NGPU > 1 ? 1 : 0))
-  ( run distill distill configs/distill-10m-h200.json 0; run blockft blockft configs/blockft-10m-h200.json 0 ) &
+  # Balanced by measured cost (trial: distill and no-sinks ~0.6 s/step, no-dropout 0.35, no-weighting 0.3, blockft 0.2).
+  ( run distill distill configs/distill-10m-h200.json 0
+    run blockft blockft configs/blockft-10m-h200.json 0
+    run no-dropout distill configs/ablations/distill-no-dropout.json 0 ) &
   ( run no-sinks distill configs/ablations/distill-no-sinks.json $G1
-    run no-dropout distill configs/ablations/distill-no-dropout.json $G1
     run no-weighting distill configs/ablations/distill-no-weighting.json $G1 ) &
   wait
   for r in distill blockft no-sinks no-dropout no-weighting; do
@@ -101,7 +104,10 @@ if has ddp; then
   NGPU=$(nvidia-smi -L | wc -l)
   if [ "$NGPU" -ge 2 ]; then
     run distill-2gpu distill configs/distill-10m-h200.json 0,1 --nproc 2
-    python3 - "$W/runs/distill/metrics.jsonl" "$W/runs/distill-2gpu/metrics.jsonl" <<'PY' | tee "$OUT/ddp-compare.txt"
+    # The 1-GPU curve: this machine's run, or DDP_REF (a metrics.jsonl kept from an earlier call).
+    REF=${DDP_REF:-$W/runs/distill/metrics.jsonl}
+    [ -s "$REF" ] || run distill distill configs/distill-10m-h200.json 0
+    python3 - "$REF" "$W/runs/distill-2gpu/metrics.jsonl" <<'PY' | tee "$OUT/ddp-compare.txt"
 import json, sys
 def steps(p):
     out = {}
@@ -126,7 +132,14 @@ PY
 fi
 
 if has pack; then
-  tar -C "$W/runs/distill" -cf - model | split -b 15M - "$OUT/distill-model.tar.part-"
-  cp "$W/runs/distill/metrics.jsonl" "$OUT/distill-metrics.jsonl" 2>/dev/null
+  # $OUT takes at most 8 files: the models as 15 MB tar parts, everything else in one archive.
+  for r in ${PACK:-distill}; do
+    [ -d "$W/runs/$r/model" ] && tar -C "$W/runs/$r" -cf - model | split -b 15M - "$OUT/model-$r.tar.part-"
+  done
+  for r in distill blockft no-sinks no-dropout no-weighting distill-2gpu; do
+    cp "$W/runs/$r/metrics.jsonl" "$OUT/metrics-$r.jsonl" 2>/dev/null
+  done
+  (cd "$OUT" && tar czf results.tar.gz --exclude='model-*' --exclude=results.tar.gz . &&
+    find . -maxdepth 1 -type f ! -name 'model-*' ! -name results.tar.gz -delete)
   ls -la "$OUT"
 fi

@@ -14,7 +14,7 @@ torch::Tensor kl_per_prediction(const torch::Tensor& teacher, const torch::Tenso
 }
 
 torch::Tensor sensitivity_weights(const torch::Tensor& sensitivity, const torch::Tensor& row, int64_t rows,
-                                  double alpha) {
+                                  double alpha, double cap) {
   torch::NoGradGuard no_grad;
   torch::Tensor d = sensitivity.detach().to(torch::kFloat32).clamp_min(0);  // [N]
   if (alpha == 0 || d.numel() == 0) return torch::ones_like(d);
@@ -24,7 +24,8 @@ torch::Tensor sensitivity_weights(const torch::Tensor& sensitivity, const torch:
     return (sum / count.clamp_min(1)).index_select(0, row);
   };
   torch::Tensor mean_d = row_mean(d);                                                          // [N]
-  torch::Tensor w = 1 + alpha * torch::where(mean_d > 0, d / mean_d.clamp_min(1e-30), torch::zeros_like(d));  // [N]
+  torch::Tensor relative = torch::where(mean_d > 0, d / mean_d.clamp_min(1e-30), torch::zeros_like(d));  // [N]
+  torch::Tensor w = 1 + alpha * relative.clamp_max(cap);                                                   // [N]
   return w / row_mean(w);
 }
 

@@ -211,6 +211,12 @@ TEST(DistillLoss, SensitivityWeightsGrowWithSensitivityAndAverageOnePerRow) {
   // 1 + D/mean(D) with mean 4/3: 1, 1.75, 3.25, normalised by their mean 2.
   EXPECT_NEAR(w[2].item<double>(), 3.25 / 2, 1e-6);
   EXPECT_TRUE(torch::equal(train::sensitivity_weights(d, row, 3, 0.0), torch::ones({6})));
+  // One outlier in ten: D / mean = 10, capped at 4, so it weighs 5 against 1 before normalising.
+  torch::Tensor spike = torch::zeros({10});
+  spike[9] = 1.0;
+  torch::Tensor ws = train::sensitivity_weights(spike, torch::zeros({10}, torch::kInt64), 1, 1.0);
+  EXPECT_NEAR(ws[9].item<double>(), 5 / 1.4, 1e-5);
+  EXPECT_NEAR(ws[0].item<double>(), 1 / 1.4, 1e-5);
 }
 
 // ---------------------------------------------------------------- the training loop
