@@ -13,7 +13,14 @@ OUT=${OUT:-gpu-out}
 W=${WORK:-/tmp/distill}
 STAGES=${1:-data,runs,eval,ddp,pack}
 STEPS=${STEPS:-}             # overrides training.total_steps of every run (quick trials)
-TEACHER=models/blockattn-10m
+# The teacher is the full-attention base model. models/blockattn-10m is now its distilled version:
+# check the base out for the call (git checkout 66c9897 -- models/blockattn-10m, then
+# git checkout HEAD -- models/blockattn-10m afterwards) or point TEACHER at a copy.
+TEACHER=${TEACHER:-models/blockattn-10m}
+if grep -q '"block_sink_tokens": *[1-9]' "$TEACHER/config.json"; then
+  echo "error: $TEACHER was trained with block sinks (already distilled); use the full-attention base as TEACHER"
+  exit 1
+fi
 BA=build-gpu/blockattn
 mkdir -p "$OUT" "$W/src" "$W/data/train" "$W/data/validation" "$W/runs" "$W/cfg"
 stamp() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$OUT/timeline.log"; }
@@ -95,7 +102,7 @@ if has eval; then
     --models "teacher=$TEACHER$(m no-sinks)$(m no-dropout)$(m no-weighting)" $SUITE \
     --json "$OUT/suite-b.json" > "$OUT/suite-b.md" 2> "$OUT/suite-b.log" &
   wait
-  cat "$OUT/suite-a.md" "$OUT/suite-b.md"
+  $BA eval --suite-report "$OUT/suite-a.json,$OUT/suite-b.json" | tee "$OUT/suite.md"
   stamp "eval done"
 fi
 
@@ -139,7 +146,7 @@ if has pack; then
   for r in distill blockft no-sinks no-dropout no-weighting distill-2gpu; do
     cp "$W/runs/$r/metrics.jsonl" "$OUT/metrics-$r.jsonl" 2>/dev/null
   done
-  (cd "$OUT" && tar czf results.tar.gz --exclude='model-*' --exclude=results.tar.gz . &&
-    find . -maxdepth 1 -type f ! -name 'model-*' ! -name results.tar.gz -delete)
+  (cd "$OUT" && tar czf /tmp/results.tar.gz --exclude='model-*' . &&
+    find . -maxdepth 1 -type f ! -name 'model-*' -delete && mv /tmp/results.tar.gz .)
   ls -la "$OUT"
 fi

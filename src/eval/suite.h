@@ -52,7 +52,6 @@ class EvalSuite {
             std::vector<segment::SegInstance> instances, const SuiteOptions& options);
 
   std::vector<std::string> task_names() const;  // in table order
-  static bool lower_is_better(const std::string& task) { return task == "final-block"; }
 
   SuiteScores run(const Model& model, const Tokenizer& tokenizer, bool block_mode,
                   const std::function<void(const std::string&)>& progress = {}) const;

@@ -87,7 +87,12 @@ DataParallel::DataParallel(int rank, int world, const std::string& store_path, t
 #endif
 }
 
-DataParallel::~DataParallel() = default;
+DataParallel::~DataParallel() {
+#ifdef BLOCKATTN_WITH_NCCL
+  // NCCL wants its communicators torn down explicitly (it warns at exit otherwise).
+  if (impl_ && impl_->nccl) impl_->nccl->shutdown();
+#endif
+}
 
 std::string DataParallel::backend() const { return impl_->backend; }
 

@@ -19,6 +19,7 @@
 #include "eval/perplexity_eval.h"
 #include "eval/retrieval_eval.h"
 #include "eval/suite.h"
+#include "eval/suite_table.h"
 #include "model/model.h"
 #include "segment/dataset_instance.h"
 #include "train/progress.h"
@@ -30,7 +31,7 @@ namespace {
 struct EvalArgs {
   std::string model_dir, task = "retrieval", mode = "full", corpus, json_out;
   std::vector<std::string> models;  // --suite: name=dir, the first being the full-attention teacher
-  std::string segdata;
+  std::string segdata, suite_report;
   size_t needle_items = 20;
   int64_t batch_rows = 8;
   std::string device = "auto", dtype = "auto";
@@ -204,74 +205,57 @@ int run_suite(const EvalArgs& a) {
                               std::move(instances), so);
   const std::vector<std::string> tasks = suite.task_names();
 
-  struct Row {
-    std::string name, mode;
-    eval::SuiteScores s;
-  };
-  std::vector<Row> rows;
+  std::vector<eval::SuiteRow> rows;
   for (size_t m = 0; m < models.size(); ++m) {
     EvalArgs one = a;
     one.model_dir = models[m].second;
     auto model = load_model(one);
     for (const char* mode : {"full", "block"}) {
       std::fprintf(stderr, "eval: %s (%s attention)...\n", models[m].first.c_str(), mode);
-      rows.push_back({models[m].first, mode, suite.run(*model, *tokenizer, std::string(mode) == "block")});
+      const eval::SuiteScores s = suite.run(*model, *tokenizer, std::string(mode) == "block");
+      rows.push_back({models[m].first, mode, s.score, s.needle_cells});
     }
   }
-  const eval::SuiteScores& teacher_full = rows[0].s;
-  const eval::SuiteScores& teacher_block = rows[1].s;
-  // Quality relative to the teacher in full attention: >= 1 is as good (perplexity inverted).
-  auto ratio = [&](const std::string& task, double v) {
-    const double t = teacher_full.score.at(task);
-    if (eval::EvalSuite::lower_is_better(task)) return t / v;
-    return t > 0 ? v / t : 1.0;
-  };
-  std::printf("| model | mode |");
-  for (const auto& t : tasks) std::printf(" %s%s |", t.c_str(), eval::EvalSuite::lower_is_better(t) ? " ppl" : "");
-  std::printf(" worst vs teacher full | mean vs teacher full | gap closed |\n| --- | --- |");
-  for (size_t i = 0; i < tasks.size() + 3; ++i) std::printf(" ---: |");
-  std::printf("\n");
+  std::fputs(eval::suite_table(tasks, rows).c_str(), stdout);
   nlohmann::json j = nlohmann::json::array();
-  for (const Row& r : rows) {
-    std::printf("| %s | %s |", r.name.c_str(), r.mode.c_str());
-    double worst = 1e9, mean = 0, gap_sum = 0;
-    int gap_tasks = 0;
-    for (const auto& t : tasks) {
-      const double v = r.s.score.at(t);
-      if (eval::EvalSuite::lower_is_better(t)) std::printf(" %.3f |", v);
-      else std::printf(" %.1f%% |", 100 * v);
-      worst = std::min(worst, ratio(t, v));
-      mean += ratio(t, v) / static_cast<double>(tasks.size());
-      // The share of the teacher's full-vs-block gap this row closes, on tasks with a real gap
-      // (≥ 1 point of exact match, ≥ 1% of perplexity).
-      const double tf = teacher_full.score.at(t), tb = teacher_block.score.at(t);
-      const double gap = tf - tb;
-      const bool real = eval::EvalSuite::lower_is_better(t) ? std::abs(gap) >= 0.01 * tf : std::abs(gap) >= 0.01;
-      if (real) {
-        gap_sum += (v - tb) / gap;
-        ++gap_tasks;
-      }
-    }
-    std::printf(" %.1f%% | %.1f%% |", 100 * worst, 100 * mean);
-    if (gap_tasks > 0) std::printf(" %.0f%% (%d tasks) |\n", 100 * gap_sum / gap_tasks, gap_tasks);
-    else std::printf(" n/a |\n");
-    j.push_back({{"model", r.name}, {"mode", r.mode}, {"scores", r.s.score}, {"needle_cells", r.s.needle_cells},
-                 {"worst_vs_teacher_full", worst}, {"mean_vs_teacher_full", mean}});
-  }
-  std::printf("\nneedle exact match by haystack tokens @ depth:\n\n| model | mode |");
-  for (const auto& [cell, v] : rows[0].s.needle_cells) std::printf(" %s |", cell.c_str());
-  std::printf("\n| --- | --- |");
-  for (size_t i = 0; i < rows[0].s.needle_cells.size(); ++i) std::printf(" ---: |");
-  std::printf("\n");
-  for (const Row& r : rows) {
-    std::printf("| %s | %s |", r.name.c_str(), r.mode.c_str());
-    for (const auto& [cell, v] : r.s.needle_cells) std::printf(" %.0f%% |", 100 * v);
-    std::printf("\n");
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const eval::SuiteSummary s = eval::summarize(tasks, rows, r);
+    j.push_back({{"model", rows[r].model}, {"mode", rows[r].mode}, {"scores", rows[r].score},
+                 {"needle_cells", rows[r].needle_cells}, {"worst_vs_teacher_full", s.worst},
+                 {"mean_vs_teacher_full", s.mean}, {"gap_closed", s.gap_closed}, {"gap_tasks", s.gap_tasks}});
   }
   nlohmann::json models_json = nlohmann::json::object();
   for (const auto& [name, dir] : models) models_json[name] = dir;
   write_json(a.json_out, {{"suite", tasks}, {"models", models_json}, {"items_per_qa_task", a.items},
                           {"needle_items_per_cell", a.needle_items}, {"seed", a.seed}, {"rows", j}});
+  return 0;
+}
+
+// `--suite-report A.json,B.json`: one table from suites run separately (e.g. on two GPUs), each
+// starting with the same teacher rows; later duplicates of a (model, mode) row are dropped.
+int run_suite_report(const EvalArgs& a) {
+  std::vector<std::string> tasks;
+  std::vector<eval::SuiteRow> rows;
+  for (const std::string& path : data::split_path_list(a.suite_report)) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(read_file(path));
+      if (tasks.empty()) tasks = j.at("suite").get<std::vector<std::string>>();
+      else if (tasks != j.at("suite").get<std::vector<std::string>>())
+        throw InputError(path + " has other tasks than the first report");
+      for (const auto& r : j.at("rows")) {
+        eval::SuiteRow row{r.at("model").get<std::string>(), r.at("mode").get<std::string>(),
+                           r.at("scores").get<std::map<std::string, double>>(),
+                           r.at("needle_cells").get<std::map<std::string, double>>()};
+        bool seen = false;
+        for (const auto& old : rows) seen = seen || (old.model == row.model && old.mode == row.mode);
+        if (!seen) rows.push_back(std::move(row));
+      }
+    } catch (const nlohmann::json::exception& e) {
+      throw FormatError(path + ": not an `eval --suite --json` report (" + e.what() + ")");
+    }
+  }
+  std::fputs(eval::suite_table(tasks, rows).c_str(), stdout);
   return 0;
 }
 
@@ -290,6 +274,8 @@ Runner add_eval(CLI::App& app) {
       ->delimiter(',');
   cmd->add_option("--segdata", a->segdata,
                   "--suite: held-out `segdata build` instances for final-block (JSONL; several: a,b)");
+  cmd->add_option("--suite-report", a->suite_report,
+                  "Print one --suite table from saved --json reports (comma-separated), e.g. halves run on two GPUs");
   cmd->add_option("--needle-n", a->needle_items, "--suite: needle items per (length, depth) cell")
       ->capture_default_str();
   cmd->add_option("--batch", a->batch_rows, "--suite: items per forward pass")->capture_default_str();
@@ -304,7 +290,7 @@ Runner add_eval(CLI::App& app) {
                   "Held-out JSONL documents ({\"text\", \"category\"}; e.g. the corpus's "
                   "test.jsonl): passage "
                   "source for QA tasks, scored documents for perplexity; several: a,b")
-      ->required();
+      ;
   cmd->add_option("--mode", a->mode, "full | block (QA tasks): passages as independent blocks")
       ->capture_default_str();
   cmd->add_option("--n", a->items,
@@ -326,6 +312,8 @@ Runner add_eval(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--json", a->json_out, "Also write the results as JSON to this file");
   return [a, suite, model_opt] {
+    if (!a->suite_report.empty()) return run_suite_report(*a);
+    if (a->corpus.empty()) throw InputError("--corpus is required");
     if (*suite) return run_suite(*a);
     if (model_opt->count() == 0) throw InputError("--model is required (or --suite with --models)");
     if (a->task == "perplexity") return run_perplexity(*a);
