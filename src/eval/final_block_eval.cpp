@@ -4,18 +4,18 @@
 
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
-#include "model/model.h"
 #include "eval/qa_score.h"
+#include "model/model.h"
 #include "train/block_layout.h"
 
 namespace blockattn::eval {
-
 
 namespace {
 
 // Summed NLL of the final block's tokens after its first, laid out as the engine would (the
 // model's sinks included) in block or full attention.
-double final_block_nll(const Model& model, const train::BlockSample& sample, const QaScoreOptions& sinks, bool block) {
+double final_block_nll(const Model& model, const train::BlockSample& sample,
+                       const QaScoreOptions& sinks, bool block) {
   train::LayoutOptions lo;
   lo.block_mode = block;
   lo.sink_tokens = sinks.sink_tokens;
@@ -23,9 +23,11 @@ double final_block_nll(const Model& model, const train::BlockSample& sample, con
   const train::SampleLayout layout = train::lay_out_sample(sample, lo);
   train::PackedBatch b = train::pack_rows({layout}, {&sample}, {{0}}, model.device());
   torch::Tensor logits = model.forward_train(b.ids, b.mask, b.positions);  // [1, T, V]
-  torch::Tensor pred = logits.view({-1, logits.size(-1)}).index_select(0, b.student_flat);  // [N, V]
+  torch::Tensor pred =
+      logits.view({-1, logits.size(-1)}).index_select(0, b.student_flat);  // [N, V]
   return torch::nn::functional::cross_entropy(
-             pred, b.targets, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+             pred, b.targets,
+             torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
       .item<double>();
 }
 

@@ -13,8 +13,10 @@ QaScoreOptions sink_options_of(const Model& model, const Tokenizer& tokenizer, b
   QaScoreOptions o;
   o.block_mode = block_mode;
   o.sink_tokens = model.config().block_sink_tokens;
-  if (model.config().block_sink_token_id) o.sink_token_id = *model.config().block_sink_token_id;
-  else if (auto id = tokenizer.token_to_id("<|block_sink|>")) o.sink_token_id = *id;
+  if (model.config().block_sink_token_id)
+    o.sink_token_id = *model.config().block_sink_token_id;
+  else if (auto id = tokenizer.token_to_id("<|block_sink|>"))
+    o.sink_token_id = *id;
   return o;
 }
 
@@ -24,8 +26,10 @@ std::vector<bool> score_qa(const Model& model, const Tokenizer& tokenizer, const
   torch::NoGradGuard no_grad;
   std::vector<bool> correct(items.size(), false);
   const int64_t context = model.config().max_position_embeddings;
-  for (size_t first = 0; first < items.size(); first += static_cast<size_t>(std::max<int64_t>(1, o.batch_rows))) {
-    const size_t last = std::min(items.size(), first + static_cast<size_t>(std::max<int64_t>(1, o.batch_rows)));
+  for (size_t first = 0; first < items.size();
+       first += static_cast<size_t>(std::max<int64_t>(1, o.batch_rows))) {
+    const size_t last =
+        std::min(items.size(), first + static_cast<size_t>(std::max<int64_t>(1, o.batch_rows)));
     std::vector<train::BlockSample> samples(last - first);
     std::vector<train::SampleLayout> layouts;
     std::vector<const train::BlockSample*> sample_ptrs;
@@ -45,7 +49,8 @@ std::vector<bool> score_qa(const Model& model, const Tokenizer& tokenizer, const
       lo.sink_token_id = o.sink_token_id;
       layouts.push_back(train::lay_out_sample(s, lo));
       if (static_cast<int64_t>(layouts.back().ids.size()) > context)
-        throw InputError("QA item " + items[i].id + " needs " + std::to_string(layouts.back().ids.size()) +
+        throw InputError("QA item " + items[i].id + " needs " +
+                         std::to_string(layouts.back().ids.size()) +
                          " positions, more than the model's context of " + std::to_string(context));
       sample_ptrs.push_back(&s);
       rows.push_back({rows.size()});
@@ -53,7 +58,10 @@ std::vector<bool> score_qa(const Model& model, const Tokenizer& tokenizer, const
     train::PackedBatch b = train::pack_rows(layouts, sample_ptrs, rows, model.device());
     torch::Tensor logits = model.forward_train(b.ids, b.mask, b.positions);  // [R, T, V]
     torch::Tensor predicted =                                                // [N]
-        logits.view({-1, logits.size(-1)}).index_select(0, b.student_flat).argmax(-1).to(torch::kCPU);
+        logits.view({-1, logits.size(-1)})
+            .index_select(0, b.student_flat)
+            .argmax(-1)
+            .to(torch::kCPU);
     torch::Tensor hit = predicted == b.targets.to(torch::kCPU);  // [N] bool
     const bool* h = hit.data_ptr<bool>();
     int64_t at = 0;
@@ -61,7 +69,8 @@ std::vector<bool> score_qa(const Model& model, const Tokenizer& tokenizer, const
       // Each row's predictions are its final block's; the answer's are the last ones.
       const int64_t n = static_cast<int64_t>(layouts[r].student_index.size());
       const int64_t a = static_cast<int64_t>(answer_tokens[r]);
-      correct[first + r] = a > 0 && std::all_of(h + at + n - a, h + at + n, [](bool x) { return x; });
+      correct[first + r] =
+          a > 0 && std::all_of(h + at + n - a, h + at + n, [](bool x) { return x; });
       at += n;
     }
     if (progress) progress(last);

@@ -33,7 +33,7 @@ struct QaScoreOptions {
   bool block_mode = true;
   int32_t sink_tokens = 0;  // the model's (config.json "blockattn"), in both modes, as the engine
   int32_t sink_token_id = 0;
-  int64_t batch_rows = 8;   // items per forward pass
+  int64_t batch_rows = 8;  // items per forward pass
 };
 
 // One flag per item: greedy decoding would answer exactly. InputError if an item does not fit

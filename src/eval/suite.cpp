@@ -13,11 +13,14 @@ namespace blockattn::eval {
 
 namespace {
 
-QaItem to_qa(const data::SynthItem& item) { return {item.id, item.blocks(), item.question, item.answer}; }
+QaItem to_qa(const data::SynthItem& item) {
+  return {item.id, item.blocks(), item.question, item.answer};
+}
 
-std::vector<QaItem> make_items(const std::vector<std::string>& documents, data::SynthOptions so, size_t n,
-                               const Tokenizer& tokenizer) {
-  data::SynthGenerator gen(documents, so, [&](std::string_view s) { return tokenizer.encode(s).size(); });
+std::vector<QaItem> make_items(const std::vector<std::string>& documents, data::SynthOptions so,
+                               size_t n, const Tokenizer& tokenizer) {
+  data::SynthGenerator gen(documents, so,
+                           [&](std::string_view s) { return tokenizer.encode(s).size(); });
   std::vector<QaItem> items;
   for (size_t i = 0; i < n; ++i) items.push_back(to_qa(gen.make(i)));
   return items;
@@ -28,7 +31,8 @@ std::vector<QaItem> make_items(const std::vector<std::string>& documents, data::
 EvalSuite::EvalSuite(const Tokenizer& tokenizer, const std::vector<std::string>& documents,
                      std::vector<segment::SegInstance> instances, const SuiteOptions& o)
     : options_(o), instances_(std::move(instances)) {
-  if (o.qa_items == 0 && o.needle_items == 0 && instances_.empty()) throw InputError("the suite has no task");
+  if (o.qa_items == 0 && o.needle_items == 0 && instances_.empty())
+    throw InputError("the suite has no task");
   data::SynthOptions base;
   base.split = data::Split::kEval;
   base.passage_tokens = o.passage_tokens;
@@ -39,7 +43,8 @@ EvalSuite::EvalSuite(const Tokenizer& tokenizer, const std::vector<std::string>&
     size_t passages;
   };
   if (o.qa_items > 0)
-    for (const Spec& spec : {Spec{"qa8", data::SynthTask::kRetrieval, 8}, Spec{"qa16", data::SynthTask::kRetrieval, 16},
+    for (const Spec& spec : {Spec{"qa8", data::SynthTask::kRetrieval, 8},
+                             Spec{"qa16", data::SynthTask::kRetrieval, 16},
                              Spec{"two-facts", data::SynthTask::kTwoFacts, 8},
                              Spec{"distractors", data::SynthTask::kDistractors, 8}}) {
       data::SynthOptions so = base;

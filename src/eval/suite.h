@@ -5,7 +5,8 @@
 //   qa8, qa16    single-fact retrieval, 8 / 16 passages of ~200 tokens
 //   two-facts    two chained facts in different passages, 8 passages
 //   distractors  the fact among near-miss facts, 8 passages
-//   needle       one fact at depth 0, ¼, ½, ¾, 1 of haystacks of 4, 8 and 16 passages (~0.8k-3.2k tokens)
+//   needle       one fact at depth 0, ¼, ½, ¾, 1 of haystacks of 4, 8 and 16 passages (~0.8k-3.2k
+//   tokens)
 //
 // Items are built once from the evaluation split (names, values and passages never used in
 // training) and scored with eval/qa_score.h (exact match under greedy decoding).
@@ -23,20 +24,20 @@
 namespace blockattn::eval {
 
 struct SuiteOptions {
-  size_t qa_items = 200;            // per QA task
-  size_t needle_items = 20;         // per (length, depth) cell
+  size_t qa_items = 200;                          // per QA task
+  size_t needle_items = 20;                       // per (length, depth) cell
   std::vector<size_t> needle_passages{4, 8, 16};  // haystack passages of passage_tokens each
   std::vector<double> needle_depths{0, 0.25, 0.5, 0.75, 1};
   size_t passage_tokens = 200;
   uint64_t seed = 1;
-  int64_t window = 2048;            // final-block sequence length
+  int64_t window = 2048;  // final-block sequence length
   int64_t batch_rows = 8;
 };
 
 struct SuiteTask {
   std::string name;
-  std::vector<QaItem> items;        // empty for final-block
-  std::vector<std::string> cells;   // needle: the cell of each item ("2000@0.50")
+  std::vector<QaItem> items;       // empty for final-block
+  std::vector<std::string> cells;  // needle: the cell of each item ("2000@0.50")
 };
 
 struct SuiteScores {

@@ -14,7 +14,8 @@ namespace {
 
 double at(const SuiteRow& r, const std::string& task) {
   auto it = r.score.find(task);
-  if (it == r.score.end()) throw InputError("suite row " + r.model + " (" + r.mode + ") has no score for " + task);
+  if (it == r.score.end())
+    throw InputError("suite row " + r.model + " (" + r.mode + ") has no score for " + task);
   return it->second;
 }
 
@@ -26,8 +27,10 @@ std::string format(const char* fmt, double v) {
 
 }  // namespace
 
-SuiteSummary summarize(const std::vector<std::string>& tasks, const std::vector<SuiteRow>& rows, size_t row) {
-  if (rows.size() < 2 || rows[0].mode != "full" || rows[1].mode != "block" || rows[0].model != rows[1].model)
+SuiteSummary summarize(const std::vector<std::string>& tasks, const std::vector<SuiteRow>& rows,
+                       size_t row) {
+  if (rows.size() < 2 || rows[0].mode != "full" || rows[1].mode != "block" ||
+      rows[0].model != rows[1].model)
     throw InputError("the suite's first rows must be the teacher in full, then block attention");
   SuiteSummary s;
   s.worst = 1e300;
@@ -56,10 +59,12 @@ std::string suite_table(const std::vector<std::string>& tasks, const std::vector
   for (size_t r = 0; r < rows.size(); ++r) {
     out += "| " + rows[r].model + " | " + rows[r].mode + " |";
     for (const auto& t : tasks)
-      out += lower_is_better(t) ? format(" %.3f |", at(rows[r], t)) : format(" %.1f%% |", 100 * at(rows[r], t));
+      out += lower_is_better(t) ? format(" %.3f |", at(rows[r], t))
+                                : format(" %.1f%% |", 100 * at(rows[r], t));
     const SuiteSummary s = summarize(tasks, rows, r);
     out += format(" %.1f%% |", 100 * s.worst) + format(" %.1f%% |", 100 * s.mean);
-    out += s.gap_tasks > 0 ? format(" %.0f%%", 100 * s.gap_closed) + " (" + std::to_string(s.gap_tasks) + " tasks) |\n"
+    out += s.gap_tasks > 0 ? format(" %.0f%%", 100 * s.gap_closed) + " (" +
+                                 std::to_string(s.gap_tasks) + " tasks) |\n"
                            : std::string(" n/a |\n");
   }
   if (!rows[0].needle_cells.empty()) {
@@ -72,7 +77,8 @@ std::string suite_table(const std::vector<std::string>& tasks, const std::vector
       out += "| " + r.model + " | " + r.mode + " |";
       for (const auto& [cell, v] : rows[0].needle_cells) {
         auto it = r.needle_cells.find(cell);
-        out += it == r.needle_cells.end() ? std::string(" - |") : format(" %.0f%% |", 100 * it->second);
+        out += it == r.needle_cells.end() ? std::string(" - |")
+                                          : format(" %.0f%% |", 100 * it->second);
       }
       out += "\n";
     }

@@ -23,12 +23,13 @@ SampleLayout lay_out_sample(const BlockSample& sample, const LayoutOptions& o) {
   const size_t n_blocks = sample.blocks.size();
   if (n_blocks < 2) throw InputError("a block sample needs at least 2 blocks (context and final)");
   for (size_t b = 0; b < n_blocks; ++b)
-    if (sample.blocks[b].empty()) throw InputError("block " + std::to_string(b) + " of a sample is empty");
+    if (sample.blocks[b].empty())
+      throw InputError("block " + std::to_string(b) + " of a sample is empty");
   if (o.sink_tokens < 0) throw InputError("sink_tokens must be >= 0");
   for (size_t c = 0; c < o.copies.size(); ++c)
     if (o.copies[c] < 1 || o.copies[c] + 1 >= n_blocks || (c > 0 && o.copies[c] <= o.copies[c - 1]))
-      throw InputError("query copies must be ascending context-block indices in [1, " + std::to_string(n_blocks - 1) +
-                       ")");
+      throw InputError("query copies must be ascending context-block indices in [1, " +
+                       std::to_string(n_blocks - 1) + ")");
   if (!o.block_mode && !o.copies.empty()) throw InputError("query copies need block mode");
 
   SampleLayout l;
@@ -77,21 +78,25 @@ namespace {
 // [R, T, T] mask from per-token rules (see SampleLayout), built on `device`:
 // start = first token of the token's sample in the row, prefix_end = start + sees_prefix.
 torch::Tensor rule_mask(const std::vector<int64_t>& group, const std::vector<int64_t>& start,
-                        const std::vector<int64_t>& prefix_end, int64_t R, int64_t T, torch::Device device) {
+                        const std::vector<int64_t>& prefix_end, int64_t R, int64_t T,
+                        torch::Device device) {
   auto to_dev = [&](const std::vector<int64_t>& v) {
     return torch::tensor(v, torch::kInt64).view({R, T}).to(device);  // [R, T]
   };
-  torch::Tensor grp = to_dev(group), lo = to_dev(start).unsqueeze(2), hi = to_dev(prefix_end).unsqueeze(2);
-  torch::Tensor key = torch::arange(T, torch::TensorOptions().dtype(torch::kInt64).device(device));  // [T]
-  torch::Tensor query = key.view({1, T, 1});                                                            // [1, T, 1]
-  torch::Tensor k = key.view({1, 1, T});                                                                // [1, 1, T]
-  torch::Tensor same_group = grp.unsqueeze(2) == grp.unsqueeze(1);  // [R, T, T]
-  return (k <= query) & (k >= lo) & (same_group | (k < hi));        // [R, T, T]
+  torch::Tensor grp = to_dev(group), lo = to_dev(start).unsqueeze(2),
+                hi = to_dev(prefix_end).unsqueeze(2);
+  torch::Tensor key =
+      torch::arange(T, torch::TensorOptions().dtype(torch::kInt64).device(device));  // [T]
+  torch::Tensor query = key.view({1, T, 1});                                         // [1, T, 1]
+  torch::Tensor k = key.view({1, 1, T});                                             // [1, 1, T]
+  torch::Tensor same_group = grp.unsqueeze(2) == grp.unsqueeze(1);                   // [R, T, T]
+  return (k <= query) & (k >= lo) & (same_group | (k < hi));                         // [R, T, T]
 }
 
 }  // namespace
 
-PackedBatch pack_rows(const std::vector<SampleLayout>& layouts, const std::vector<const BlockSample*>& samples,
+PackedBatch pack_rows(const std::vector<SampleLayout>& layouts,
+                      const std::vector<const BlockSample*>& samples,
                       const std::vector<std::vector<size_t>>& rows, torch::Device device) {
   if (layouts.size() != samples.size()) throw InputError("pack_rows: one sample per layout");
   const int64_t R = static_cast<int64_t>(rows.size());

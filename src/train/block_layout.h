@@ -33,10 +33,10 @@ struct BlockSample {
 };
 
 struct LayoutOptions {
-  bool block_mode = true;         // false: ordinary causal attention (full mode), no copies
-  int32_t sink_tokens = 0;        // k ≥ 0 sinks before every context block
+  bool block_mode = true;   // false: ordinary causal attention (full mode), no copies
+  int32_t sink_tokens = 0;  // k ≥ 0 sinks before every context block
   int32_t sink_token_id = 0;
-  std::vector<size_t> copies;     // context blocks (1 ≤ i < n) appended as query copies, ascending
+  std::vector<size_t> copies;  // context blocks (1 ≤ i < n) appended as query copies, ascending
 };
 
 // One sample laid out. Attention rule for token t of the sample and key s:
@@ -61,22 +61,23 @@ std::vector<int64_t> content_ids(const BlockSample& sample);
 // Samples packed into rows for one forward pass. Row r holds the samples rows[r] (indices into
 // the caller's lists), each attending only within itself; padding tokens attend to themselves.
 struct PackedBatch {
-  torch::Tensor ids;        // [R, T] int64 student tokens
-  torch::Tensor positions;  // [R, T] int64
-  torch::Tensor mask;       // [R, T, T] bool, on `device`
-  torch::Tensor student_flat;   // [N] int64: row * T + t of each supervised prediction
-  torch::Tensor content_flat;   // [N] int64: row * Tc + c in the content batch below
-  torch::Tensor targets;        // [N] int64: the next content token of each prediction
-  torch::Tensor prediction_row; // [N] int64: row of each prediction (per-row normalisation)
-  torch::Tensor content_ids;    // [R, Tc] int64: each row's samples' content tokens
-  torch::Tensor content_mask;   // [R, Tc, Tc] bool: causal within each sample
-  int64_t predictions = 0;      // N
+  torch::Tensor ids;             // [R, T] int64 student tokens
+  torch::Tensor positions;       // [R, T] int64
+  torch::Tensor mask;            // [R, T, T] bool, on `device`
+  torch::Tensor student_flat;    // [N] int64: row * T + t of each supervised prediction
+  torch::Tensor content_flat;    // [N] int64: row * Tc + c in the content batch below
+  torch::Tensor targets;         // [N] int64: the next content token of each prediction
+  torch::Tensor prediction_row;  // [N] int64: row of each prediction (per-row normalisation)
+  torch::Tensor content_ids;     // [R, Tc] int64: each row's samples' content tokens
+  torch::Tensor content_mask;    // [R, Tc, Tc] bool: causal within each sample
+  int64_t predictions = 0;       // N
 };
 
 // Packs layouts (and their samples' content) into rows; `rows[r]` lists the layouts of row r.
 // Everything is built on the CPU and moved to `device`.
 // `samples[i]` is the sample layouts[i] was made from.
-PackedBatch pack_rows(const std::vector<SampleLayout>& layouts, const std::vector<const BlockSample*>& samples,
+PackedBatch pack_rows(const std::vector<SampleLayout>& layouts,
+                      const std::vector<const BlockSample*>& samples,
                       const std::vector<std::vector<size_t>>& rows, torch::Device device);
 
 }  // namespace blockattn::train

@@ -58,11 +58,13 @@ DataParallel::DataParallel(int rank, int world, const std::string& store_path, t
     : rank_(rank), world_(world), impl_(std::make_unique<Impl>()) {
   impl_->device = device;
   if (world < 1 || rank < 0 || rank >= world)
-    throw InputError("data-parallel rank " + std::to_string(rank) + " of " + std::to_string(world) + " is invalid");
+    throw InputError("data-parallel rank " + std::to_string(rank) + " of " + std::to_string(world) +
+                     " is invalid");
   if (world == 1) return;
   if (!available(device))
-    throw UnsupportedError("this build has no c10d backend for " + device.str() +
-                           " (Gloo needs libgloo-dev at build time for CPU, NCCL a CUDA libtorch with nccl.h)");
+    throw UnsupportedError(
+        "this build has no c10d backend for " + device.str() +
+        " (Gloo needs libgloo-dev at build time for CPU, NCCL a CUDA libtorch with nccl.h)");
   if (store_path.empty()) throw InputError("data-parallel training needs a rendezvous store path");
 #if defined(BLOCKATTN_WITH_GLOO) || defined(BLOCKATTN_WITH_NCCL)
   auto store = c10::make_intrusive<c10d::FileStore>(store_path, world);

@@ -17,14 +17,19 @@ enum class BlockTrainMethod {
 
 struct DistillSettings {
   BlockTrainMethod method = BlockTrainMethod::kDistill;
-  double temperature = 1.0;      // τ of the KL term
-  double kl_weight = 1.0;        // distill only
-  double ce_weight = 0.0;        // distill: optional CE on the data; blockft always uses CE alone
-  int32_t sink_tokens = 4;       // k sinks before every context block (0 disables); recorded in the model
-  std::string sink_token = "<|block_sink|>";  // the sink's token (must be one token of the vocabulary)
-  double block_dropout = 0.5;    // probability that a context block (index ≥ 1) is also supervised as a query copy
-  double token_weighting = 1.0;  // α of the sensitivity weights (0 disables; needs the teacher's block-mode pass)
-  double full_fraction = 0.25;   // share of samples laid out in full attention (keeps full mode intact)
+  double temperature = 1.0;  // τ of the KL term
+  double kl_weight = 1.0;    // distill only
+  double ce_weight = 0.0;    // distill: optional CE on the data; blockft always uses CE alone
+  int32_t sink_tokens =
+      4;  // k sinks before every context block (0 disables); recorded in the model
+  std::string sink_token =
+      "<|block_sink|>";  // the sink's token (must be one token of the vocabulary)
+  double block_dropout =
+      0.5;  // probability that a context block (index ≥ 1) is also supervised as a query copy
+  double token_weighting =
+      1.0;  // α of the sensitivity weights (0 disables; needs the teacher's block-mode pass)
+  double full_fraction =
+      0.25;  // share of samples laid out in full attention (keeps full mode intact)
 };
 
 struct DistillConfig {
@@ -36,10 +41,11 @@ struct DistillConfig {
   // a config file may still set them. FormatError for malformed JSON or unknown/mistyped fields;
   // InputError for inconsistent values (τ ≤ 0, fractions outside [0, 1], negative sinks, no
   // training signal, seq_len over `max_positions`).
-  static DistillConfig from_json(const std::string& text, const std::string& source, BlockTrainMethod method,
-                                 int64_t max_positions);
+  static DistillConfig from_json(const std::string& text, const std::string& source,
+                                 BlockTrainMethod method, int64_t max_positions);
   // An empty path means the built-in defaults for `method` (training section defaults too).
-  static DistillConfig load(const std::string& path, BlockTrainMethod method, int64_t max_positions);
+  static DistillConfig load(const std::string& path, BlockTrainMethod method,
+                            int64_t max_positions);
 
   std::string resume_mismatch(const DistillConfig& other) const;
 };

@@ -44,14 +44,16 @@ std::vector<RawSample> read_file_samples(const std::string& path) {
     } catch (const nlohmann::json::exception&) {
       throw FormatError(where + "not a JSON object");
     }
-    if (!j.is_object() || !j.contains("blocks") || !j["blocks"].is_array() || j["blocks"].size() < 2)
+    if (!j.is_object() || !j.contains("blocks") || !j["blocks"].is_array() ||
+        j["blocks"].size() < 2)
       throw FormatError(where + "expected {\"blocks\": [at least 2 strings], …}");
     RawSample s;
     for (const auto& b : j["blocks"]) {
       if (!b.is_string()) throw FormatError(where + "every block must be a string");
       s.blocks.push_back(b.get<std::string>());
     }
-    if (j.contains("category") && j["category"].is_string()) s.category = j["category"].get<std::string>();
+    if (j.contains("category") && j["category"].is_string())
+      s.category = j["category"].get<std::string>();
     out.push_back(std::move(s));
   }
   return out;
@@ -77,7 +79,8 @@ bool fit(BlockSample& s, const SampleLoadOptions& o, bool& trimmed) {
 
 }  // namespace
 
-SampleSet load_samples(const std::string& dir, const Tokenizer& tokenizer, const SampleLoadOptions& o) {
+SampleSet load_samples(const std::string& dir, const Tokenizer& tokenizer,
+                       const SampleLoadOptions& o) {
   namespace fs = std::filesystem;
   if (!fs::is_directory(dir)) throw IoError("sample directory " + dir + " does not exist");
   std::vector<std::string> files;
@@ -88,7 +91,8 @@ SampleSet load_samples(const std::string& dir, const Tokenizer& tokenizer, const
   std::vector<RawSample> raw;
   for (const std::string& f : files) {
     auto part = read_file_samples(f);
-    raw.insert(raw.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+    raw.insert(raw.end(), std::make_move_iterator(part.begin()),
+               std::make_move_iterator(part.end()));
   }
   if (o.progress) o.progress("tokenizing " + std::to_string(raw.size()) + " samples from " + dir);
 
@@ -99,7 +103,8 @@ SampleSet load_samples(const std::string& dir, const Tokenizer& tokenizer, const
     try {
       for (size_t i = w; i < raw.size(); i += threads) {
         tokenized[i].category = raw[i].category;
-        for (const std::string& b : raw[i].blocks) tokenized[i].blocks.push_back(tokenizer.encode(b));
+        for (const std::string& b : raw[i].blocks)
+          tokenized[i].blocks.push_back(tokenizer.encode(b));
       }
     } catch (...) {
       errors[w] = std::current_exception();
@@ -124,8 +129,8 @@ SampleSet load_samples(const std::string& dir, const Tokenizer& tokenizer, const
     set.samples.push_back(std::move(s));
   }
   if (set.samples.empty())
-    throw InputError(dir + ": no sample has 2 non-empty blocks within " + std::to_string(o.max_content_tokens) +
-                     " tokens");
+    throw InputError(dir + ": no sample has 2 non-empty blocks within " +
+                     std::to_string(o.max_content_tokens) + " tokens");
   return set;
 }
 
@@ -137,7 +142,8 @@ size_t SampleStream::at(uint64_t i) const {
   if (epoch != cached_epoch_) {
     perm_.resize(n);
     for (size_t k = 0; k < n; ++k) perm_[k] = k;
-    for (uint64_t k = n - 1; k > 0; --k) std::swap(perm_[k], perm_[mix_seed(seed_, epoch, k) % (k + 1)]);
+    for (uint64_t k = n - 1; k > 0; --k)
+      std::swap(perm_[k], perm_[mix_seed(seed_, epoch, k) % (k + 1)]);
     cached_epoch_ = epoch;
   }
   return perm_[i % n];

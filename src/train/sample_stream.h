@@ -18,10 +18,11 @@ class Tokenizer;
 namespace blockattn::train {
 
 struct SampleLoadOptions {
-  int64_t max_content_tokens = 2048;  // leading blocks are dropped until a sample fits (≥ 2 blocks left)
-  int64_t max_layout_tokens = 4096;   // content + sinks must fit the model's context
+  int64_t max_content_tokens =
+      2048;  // leading blocks are dropped until a sample fits (≥ 2 blocks left)
+  int64_t max_layout_tokens = 4096;  // content + sinks must fit the model's context
   int32_t sink_tokens = 0;
-  size_t threads = 1;                 // tokenizer threads; the result does not depend on it
+  size_t threads = 1;  // tokenizer threads; the result does not depend on it
   std::function<void(const std::string&)> progress;
 };
 
@@ -35,7 +36,8 @@ struct SampleSet {
 // Every *.jsonl file of `dir` (sorted by name), blank lines skipped. IoError if `dir` is missing
 // or holds no .jsonl file; FormatError "file:line: …" for a bad line (not JSON, no "blocks" array
 // of ≥ 2 strings); InputError if no sample survives.
-SampleSet load_samples(const std::string& dir, const Tokenizer& tokenizer, const SampleLoadOptions& options);
+SampleSet load_samples(const std::string& dir, const Tokenizer& tokenizer,
+                       const SampleLoadOptions& options);
 
 // An endless stream over a sample set: epoch e visits the samples in a permutation seeded by
 // (seed, e). Position i of the stream is the same whatever was read before, so a cursor resumes it.
@@ -47,7 +49,8 @@ class SampleStream {
   size_t at(uint64_t i) const;
   // Rows of consecutive stream samples from `cursor` (advanced), each holding as many as fit in
   // `row_tokens` content tokens (at least one).
-  std::vector<std::vector<uint64_t>> next_rows(uint64_t& cursor, int64_t n_rows, int64_t row_tokens) const;
+  std::vector<std::vector<uint64_t>> next_rows(uint64_t& cursor, int64_t n_rows,
+                                               int64_t row_tokens) const;
 
  private:
   const SampleSet& set_;

@@ -20,7 +20,8 @@ TEST_P(BlockMaskVsPrefill, TrainingLayoutReproducesInferenceBlockMode) {
   const int32_t V = static_cast<int32_t>(model->config().vocab_size);
   torch::NoGradGuard no_grad;
   train::BlockSample sample;
-  sample.blocks = {ids_range(1, 23, V), ids_range(2, 17, V), ids_range(5, 30, V), ids_range(7, 6, V)};
+  sample.blocks = {ids_range(1, 23, V), ids_range(2, 17, V), ids_range(5, 30, V),
+                   ids_range(7, 6, V)};
   const int64_t F = static_cast<int64_t>(sample.blocks.back().size());
   for (int sinks : {0, 2}) {
     const SinkConfig sink{sinks, 3};
@@ -39,7 +40,7 @@ TEST_P(BlockMaskVsPrefill, TrainingLayoutReproducesInferenceBlockMode) {
       const train::SampleLayout l = train::lay_out_sample(sample, lo);
       EXPECT_EQ(static_cast<int64_t>(l.ids.size()), layout.total_tokens());
       train::PackedBatch b = train::pack_rows({l}, {&sample}, {{0}}, torch::kCPU);
-      torch::Tensor logits = model->forward_train(b.ids, b.mask, b.positions);  // [1, T, V]
+      torch::Tensor logits = model->forward_train(b.ids, b.mask, b.positions);    // [1, T, V]
       return logits.view({-1, logits.size(-1)}).index_select(0, b.student_flat);  // [|F|-1, V]
     };
     EXPECT_LE(test::max_abs_diff(trained(true), engine.narrow(0, 0, F - 1)), 1e-4)
@@ -50,8 +51,9 @@ TEST_P(BlockMaskVsPrefill, TrainingLayoutReproducesInferenceBlockMode) {
   EXPECT_THROW(
       model->forward_train(torch::zeros({1, 4}, torch::kInt64), torch::ones({3, 3}, torch::kBool)),
       InputError);
-  EXPECT_THROW(model->forward_train(torch::zeros({1, 4}, torch::kInt64), {},
-                                    torch::full({4}, model->config().max_position_embeddings, torch::kInt64)),
+  EXPECT_THROW(model->forward_train(
+                   torch::zeros({1, 4}, torch::kInt64), {},
+                   torch::full({4}, model->config().max_position_embeddings, torch::kInt64)),
                InputError);
 }
 

@@ -28,7 +28,9 @@ using train::SampleLayout;
 BlockSample random_sample(std::mt19937& rng, int max_blocks, int max_len) {
   BlockSample s;
   const int n = 2 + static_cast<int>(rng() % (max_blocks - 1));
-  for (int b = 0; b < n; ++b) s.blocks.push_back(test::ids_range(static_cast<int32_t>(rng() % 400), 1 + rng() % max_len, 500));
+  for (int b = 0; b < n; ++b)
+    s.blocks.push_back(
+        test::ids_range(static_cast<int32_t>(rng() % 400), 1 + rng() % max_len, 500));
   return s;
 }
 
@@ -58,10 +60,12 @@ std::vector<Role> roles_of(const BlockSample& s, const LayoutOptions& o) {
     const bool final_block = b + 1 == s.blocks.size();
     const size_t n = s.blocks[b].size() + (final_block ? 0 : o.sink_tokens);
     for (size_t j = 0; j < n; ++j)
-      roles.push_back({final_block ? Role::kFinal : Role::kContext, b, static_cast<int64_t>(roles.size())});
+      roles.push_back(
+          {final_block ? Role::kFinal : Role::kContext, b, static_cast<int64_t>(roles.size())});
   }
   for (size_t i : o.copies)
-    for (size_t j = 0; j < s.blocks[i].size(); ++j) roles.push_back({Role::kCopy, i, start[i] + static_cast<int64_t>(j)});
+    for (size_t j = 0; j < s.blocks[i].size(); ++j)
+      roles.push_back({Role::kCopy, i, start[i] + static_cast<int64_t>(j)});
   return roles;
 }
 
@@ -69,8 +73,10 @@ bool may_attend(const std::vector<Role>& r, size_t t, size_t k, bool block_mode)
   if (k > t) return false;
   if (!block_mode) return true;
   switch (r[t].kind) {
-    case Role::kContext: return r[k].kind == Role::kContext && r[k].block == r[t].block;
-    case Role::kFinal: return r[k].kind != Role::kCopy;
+    case Role::kContext:
+      return r[k].kind == Role::kContext && r[k].block == r[t].block;
+    case Role::kFinal:
+      return r[k].kind != Role::kCopy;
     case Role::kCopy:
       return (r[k].kind == Role::kContext && r[k].block < r[t].block) ||
              (r[k].kind == Role::kCopy && r[k].block == r[t].block);
@@ -107,7 +113,8 @@ TEST(BlockLayout, PackedMaskAndPositionsMatchBruteForce) {
           for (int64_t k = 0; k < T; ++k) {
             const bool inside = k >= at && k < at + static_cast<int64_t>(roles.size());
             const bool want = inside && may_attend(roles, t, k - at, opts[i].block_mode);
-            ASSERT_EQ(mask[r][at + t][k], want) << "trial " << trial << " row " << r << " token " << t << " key " << k;
+            ASSERT_EQ(mask[r][at + t][k], want)
+                << "trial " << trial << " row " << r << " token " << t << " key " << k;
           }
         }
         at += static_cast<int64_t>(roles.size());
@@ -127,7 +134,8 @@ std::shared_ptr<Model> tiny_model() {
 
 // Logits at each supervised prediction of `layouts` packed as `rows`: [N, V].
 torch::Tensor supervised_logits(const Model& m, const std::vector<SampleLayout>& layouts,
-                                const std::vector<const BlockSample*>& samples, const std::vector<std::vector<size_t>>& rows) {
+                                const std::vector<const BlockSample*>& samples,
+                                const std::vector<std::vector<size_t>>& rows) {
   torch::NoGradGuard no_grad;
   train::PackedBatch b = train::pack_rows(layouts, samples, rows, torch::kCPU);
   torch::Tensor logits = m.forward_train(b.ids, b.mask, b.positions);
@@ -151,7 +159,8 @@ TEST(BlockLayout, QueryCopyPredictsExactlyLikeTheTruncatedPrompt) {
     prefix.blocks.assign(s.blocks.begin(), s.blocks.begin() + static_cast<std::ptrdiff_t>(i) + 1);
     LayoutOptions plain = o;
     plain.copies.clear();
-    torch::Tensor want = supervised_logits(*model, {train::lay_out_sample(prefix, plain)}, {&prefix}, {{0}});
+    torch::Tensor want =
+        supervised_logits(*model, {train::lay_out_sample(prefix, plain)}, {&prefix}, {{0}});
     const int64_t n = want.size(0);  // len_i - 1: the copy also predicts block i+1's first token
     EXPECT_LT(test::max_abs_diff(all.narrow(0, at, n), want), 1e-4) << "copy of block " << i;
     at += static_cast<int64_t>(s.blocks[i].size());
@@ -169,7 +178,8 @@ TEST(BlockLayout, PackingSamplesInOneRowChangesNothing) {
   std::mt19937 rng(9);
   std::vector<BlockSample> samples = {random_sample(rng, 4, 7), random_sample(rng, 4, 7)};
   std::vector<SampleLayout> layouts;
-  for (const BlockSample& s : samples) layouts.push_back(train::lay_out_sample(s, random_options(rng, s)));
+  for (const BlockSample& s : samples)
+    layouts.push_back(train::lay_out_sample(s, random_options(rng, s)));
   torch::Tensor packed = supervised_logits(*model, layouts, {&samples[0], &samples[1]}, {{0, 1}});
   torch::Tensor a = supervised_logits(*model, {layouts[0]}, {&samples[0]}, {{0}});
   torch::Tensor b = supervised_logits(*model, {layouts[1]}, {&samples[1]}, {{0}});
@@ -235,7 +245,8 @@ std::string make_samples(const TempDir& tmp) {
     for (int n = 0; n < 8; ++n) {
       f << "{\"category\": \"test\", \"blocks\": [";
       const int blocks = 3 + n % 3;
-      for (int b = 0; b < blocks; ++b) f << (b ? ", " : "") << "\"" << sentence() << sentence() << "\"";
+      for (int b = 0; b < blocks; ++b)
+        f << (b ? ", " : "") << "\"" << sentence() << sentence() << "\"";
       f << "]}\n";
     }
   }
@@ -243,15 +254,19 @@ std::string make_samples(const TempDir& tmp) {
 }
 
 std::string distill_config(const TempDir& tmp, int steps, const std::string& distill = "{}") {
-  const std::string text = R"({"training": {"seq_len": 256, "batch_size": 2, "grad_accum": 1, "lr": 2e-4,
-      "min_lr": 2e-5, "warmup_steps": 1, "total_steps": )" + std::to_string(steps) + R"(, "eval_every": )" +
-                           std::to_string(steps) + R"(, "eval_batches": 2, "checkpoint_every": 0, "seed": 3,
-      "device": "cpu"}, "distill": )" + distill + "}";
+  const std::string text =
+      R"({"training": {"seq_len": 256, "batch_size": 2, "grad_accum": 1, "lr": 2e-4,
+      "min_lr": 2e-5, "warmup_steps": 1, "total_steps": )" +
+      std::to_string(steps) + R"(, "eval_every": )" + std::to_string(steps) +
+      R"(, "eval_batches": 2, "checkpoint_every": 0, "seed": 3,
+      "device": "cpu"}, "distill": )" +
+      distill + "}";
   write_file_atomic(tmp / "config.json", text);
   return tmp / "config.json";
 }
 
-train::DistillOptions distill_options(const TempDir& tmp, const std::string& config, const std::string& out) {
+train::DistillOptions distill_options(const TempDir& tmp, const std::string& config,
+                                      const std::string& out) {
   train::DistillOptions o;
   o.config_path = config;
   o.teacher_dir = test::model_fixture("llama");
@@ -270,11 +285,13 @@ class Distill : public ::testing::Test {
 TEST_F(Distill, TrainingLowersTheKlToTheTeacherAndRecordsTheSinks) {
   TempDir tmp;
   make_samples(tmp);
-  train::DistillResult r = train::run_distill(distill_options(tmp, distill_config(tmp, 6, R"({"sink_tokens": 2})"), tmp / "out"));
+  train::DistillResult r = train::run_distill(
+      distill_options(tmp, distill_config(tmp, 6, R"({"sink_tokens": 2})"), tmp / "out"));
   ASSERT_TRUE(r.finished);
   ASSERT_EQ(r.val_kl.size(), 2u);  // step 0 and the end
-  std::printf("validation KL to the teacher: %.5f -> %.5f; block CE %.4f -> %.4f\n", r.val_kl[0].second,
-              r.val_kl[1].second, r.val_losses[0].second, r.val_losses[1].second);
+  std::printf("validation KL to the teacher: %.5f -> %.5f; block CE %.4f -> %.4f\n",
+              r.val_kl[0].second, r.val_kl[1].second, r.val_losses[0].second,
+              r.val_losses[1].second);
   EXPECT_GT(r.val_kl[0].second, 0);
   EXPECT_LT(r.val_kl[1].second, 0.8 * r.val_kl[0].second);
   const ModelConfig saved = ModelConfig::load(r.model_dir);
@@ -288,12 +305,14 @@ TEST_F(Distill, OneStepLowersTheTrainingObjectiveOnItsBatch) {
   make_samples(tmp);
   // A one-step run and a two-step run whose second step sees... the same first batch: compare
   // the objective of step 0's batch before and after the update by evaluating with lr = 0 first.
-  const std::string cfg = R"({"training": {"seq_len": 256, "batch_size": 8, "lr": 3e-4, "min_lr": 3e-4,
+  const std::string cfg =
+      R"({"training": {"seq_len": 256, "batch_size": 8, "lr": 3e-4, "min_lr": 3e-4,
       "warmup_steps": 0, "total_steps": 1, "eval_every": 1, "eval_batches": 1, "seed": 3, "device": "cpu"},
       "distill": {"sink_tokens": 0, "block_dropout": 0, "full_fraction": 0, "token_weighting": 0}})";
   write_file_atomic(tmp / "one.json", cfg);
   // Validation = the training samples, one batch of all 8: the objective on exactly that batch.
-  std::filesystem::copy_file(tmp / "data/train/samples.jsonl", tmp / "data/validation/samples.jsonl",
+  std::filesystem::copy_file(tmp / "data/train/samples.jsonl",
+                             tmp / "data/validation/samples.jsonl",
                              std::filesystem::copy_options::overwrite_existing);
   train::DistillResult r = train::run_distill(distill_options(tmp, tmp / "one.json", tmp / "out"));
   ASSERT_EQ(r.val_kl.size(), 2u);
@@ -303,7 +322,8 @@ TEST_F(Distill, OneStepLowersTheTrainingObjectiveOnItsBatch) {
 TEST_F(Distill, ResumeFromACheckpointIsBitwiseIdentical) {
   TempDir tmp;
   make_samples(tmp);
-  const std::string config = distill_config(tmp, 6, R"({"sink_tokens": 1, "block_dropout": 0.5, "token_weighting": 1})");
+  const std::string config =
+      distill_config(tmp, 6, R"({"sink_tokens": 1, "block_dropout": 0.5, "token_weighting": 1})");
   train::DistillResult whole = train::run_distill(distill_options(tmp, config, tmp / "a"));
   train::DistillOptions o = distill_options(tmp, config, tmp / "b");
   o.max_steps = 2;
@@ -318,7 +338,8 @@ TEST_F(Distill, ResumeFromACheckpointIsBitwiseIdentical) {
   split.insert(split.end(), rest.losses.begin(), rest.losses.end());
   ASSERT_EQ(split.size(), whole.losses.size());
   for (size_t i = 0; i < split.size(); ++i) EXPECT_EQ(split[i], whole.losses[i]) << "step " << i;
-  EXPECT_EQ(read_file(tmp / "a/model/model.safetensors"), read_file(tmp / "b/model/model.safetensors"));
+  EXPECT_EQ(read_file(tmp / "a/model/model.safetensors"),
+            read_file(tmp / "b/model/model.safetensors"));
 }
 
 TEST_F(Distill, BlockFineTuningRunsWithoutATeacher) {
@@ -339,19 +360,24 @@ TEST_F(Distill, MismatchedStudentsAndBadInputsAreRejected) {
   const std::string config = distill_config(tmp, 2);
   train::DistillOptions o = distill_options(tmp, config, tmp / "out");
   o.student_dir = test::model_fixture("qwen3");
-  EXPECT_CONTAINS(test::error_of<FormatError>([&] { train::run_distill(o); }), "architecture and sizes");
+  EXPECT_CONTAINS(test::error_of<FormatError>([&] { train::run_distill(o); }),
+                  "architecture and sizes");
   // Same weights and config, another tokenizer.
   std::filesystem::copy(test::model_fixture("llama"), tmp / "student");
   std::filesystem::remove(tmp / "student/tokenizer.json");
-  std::filesystem::copy_file(test::fixture("tokenizers/gpt2/tokenizer.json.zst"), tmp / "student/tokenizer.json.zst");
+  std::filesystem::copy_file(test::fixture("tokenizers/gpt2/tokenizer.json.zst"),
+                             tmp / "student/tokenizer.json.zst");
   o.student_dir = tmp / "student";
   EXPECT_CONTAINS(test::error_of<FormatError>([&] { train::run_distill(o); }), "tokenizer");
   o.student_dir.clear();
   write_file_atomic(tmp / "bad.json", R"({"distill": {"temprature": 2}})");
   o.config_path = tmp / "bad.json";
-  EXPECT_CONTAINS(test::error_of<FormatError>([&] { train::run_distill(o); }), "unknown field distill.temprature");
-  write_file_atomic(tmp / "bad.json", R"({"training": {"total_steps": 2}, "distill": {"block_dropout": 1.5}})");
-  EXPECT_CONTAINS(test::error_of<InputError>([&] { train::run_distill(o); }), "block_dropout must be in [0, 1]");
+  EXPECT_CONTAINS(test::error_of<FormatError>([&] { train::run_distill(o); }),
+                  "unknown field distill.temprature");
+  write_file_atomic(tmp / "bad.json",
+                    R"({"training": {"total_steps": 2}, "distill": {"block_dropout": 1.5}})");
+  EXPECT_CONTAINS(test::error_of<InputError>([&] { train::run_distill(o); }),
+                  "block_dropout must be in [0, 1]");
   o.config_path = config;
   write_file_atomic(tmp / "data/train/samples.jsonl", "{\"blocks\": [\"only one\"]}\n");
   EXPECT_CONTAINS(test::error_of<FormatError>([&] { train::run_distill(o); }), "samples.jsonl:1");
@@ -365,17 +391,20 @@ TEST_F(Distill, TwoGlooProcessesStayInSyncAndMatchOneProcess) {
   make_samples(tmp);
   const std::string config = distill_config(tmp, 4, R"({"sink_tokens": 1})");
   auto run = [&](int nproc, const std::string& out) {
-    const std::string cmd = std::string(BLOCKATTN_CLI_PATH) + " distill --teacher " + test::model_fixture("llama") +
-                            " --data " + (tmp / "data") + " --config " + config + " --out " + out + " --threads 1" +
-                            " --nproc " + std::to_string(nproc) + " > " + out + ".log 2>&1";
+    const std::string cmd = std::string(BLOCKATTN_CLI_PATH) + " distill --teacher " +
+                            test::model_fixture("llama") + " --data " + (tmp / "data") +
+                            " --config " + config + " --out " + out + " --threads 1" + " --nproc " +
+                            std::to_string(nproc) + " > " + out + ".log 2>&1";
     return std::system(cmd.c_str());
   };
   ASSERT_EQ(run(1, tmp / "one"), 0) << read_file(tmp / "one.log");
   ASSERT_EQ(run(2, tmp / "two"), 0) << read_file(tmp / "two.log");
   const std::string log = read_file(tmp / "two.log");
   EXPECT_NE(log.find("2 processes hold identical weights (gloo)"), std::string::npos) << log;
-  torch::Tensor a = test::read_tensor(tmp / "one/model/model.safetensors", "model.layers.0.self_attn.q_proj.weight");
-  torch::Tensor b = test::read_tensor(tmp / "two/model/model.safetensors", "model.layers.0.self_attn.q_proj.weight");
+  torch::Tensor a = test::read_tensor(tmp / "one/model/model.safetensors",
+                                      "model.layers.0.self_attn.q_proj.weight");
+  torch::Tensor b = test::read_tensor(tmp / "two/model/model.safetensors",
+                                      "model.layers.0.self_attn.q_proj.weight");
   EXPECT_LT(test::max_abs_diff(a, b), 1e-5);
   EXPECT_GT(test::max_abs_diff(a, tiny_model()->weights().layers[0].q_proj), 1e-6);  // it trained
 }

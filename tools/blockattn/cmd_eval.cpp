@@ -177,7 +177,8 @@ int run_retrieval(const EvalArgs& a) {
 
 // `--suite`: every task for every model in both modes, one table (docs/evaluation.md).
 int run_suite(const EvalArgs& a) {
-  if (a.models.empty()) throw InputError("--suite needs --models name=DIR[,name=DIR...] (the first is the teacher)");
+  if (a.models.empty())
+    throw InputError("--suite needs --models name=DIR[,name=DIR...] (the first is the teacher)");
   std::vector<std::pair<std::string, std::string>> models;
   for (const std::string& m : a.models) {
     const size_t eq = m.find('=');
@@ -188,7 +189,8 @@ int run_suite(const EvalArgs& a) {
   auto tokenizer = Tokenizer::load(models[0].second);
   for (const auto& [name, dir] : models)
     if (Tokenizer::load(dir)->fingerprint() != tokenizer->fingerprint())
-      throw InputError("model " + name + " (" + dir + ") has another tokenizer than " + models[0].first);
+      throw InputError("model " + name + " (" + dir + ") has another tokenizer than " +
+                       models[0].first);
   std::vector<segment::SegInstance> instances;
   for (const std::string& path : data::split_path_list(a.segdata)) {
     auto part = segment::read_instances(path, a.items);
@@ -220,14 +222,23 @@ int run_suite(const EvalArgs& a) {
   nlohmann::json j = nlohmann::json::array();
   for (size_t r = 0; r < rows.size(); ++r) {
     const eval::SuiteSummary s = eval::summarize(tasks, rows, r);
-    j.push_back({{"model", rows[r].model}, {"mode", rows[r].mode}, {"scores", rows[r].score},
-                 {"needle_cells", rows[r].needle_cells}, {"worst_vs_teacher_full", s.worst},
-                 {"mean_vs_teacher_full", s.mean}, {"gap_closed", s.gap_closed}, {"gap_tasks", s.gap_tasks}});
+    j.push_back({{"model", rows[r].model},
+                 {"mode", rows[r].mode},
+                 {"scores", rows[r].score},
+                 {"needle_cells", rows[r].needle_cells},
+                 {"worst_vs_teacher_full", s.worst},
+                 {"mean_vs_teacher_full", s.mean},
+                 {"gap_closed", s.gap_closed},
+                 {"gap_tasks", s.gap_tasks}});
   }
   nlohmann::json models_json = nlohmann::json::object();
   for (const auto& [name, dir] : models) models_json[name] = dir;
-  write_json(a.json_out, {{"suite", tasks}, {"models", models_json}, {"items_per_qa_task", a.items},
-                          {"needle_items_per_cell", a.needle_items}, {"seed", a.seed}, {"rows", j}});
+  write_json(a.json_out, {{"suite", tasks},
+                          {"models", models_json},
+                          {"items_per_qa_task", a.items},
+                          {"needle_items_per_cell", a.needle_items},
+                          {"seed", a.seed},
+                          {"rows", j}});
   return 0;
 }
 
@@ -240,7 +251,8 @@ int run_suite_report(const EvalArgs& a) {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(read_file(path));
-      if (tasks.empty()) tasks = j.at("suite").get<std::vector<std::string>>();
+      if (tasks.empty())
+        tasks = j.at("suite").get<std::vector<std::string>>();
       else if (tasks != j.at("suite").get<std::vector<std::string>>())
         throw InputError(path + " has other tasks than the first report");
       for (const auto& r : j.at("rows")) {
@@ -248,7 +260,8 @@ int run_suite_report(const EvalArgs& a) {
                            r.at("scores").get<std::map<std::string, double>>(),
                            r.at("needle_cells").get<std::map<std::string, double>>()};
         bool seen = false;
-        for (const auto& old : rows) seen = seen || (old.model == row.model && old.mode == row.mode);
+        for (const auto& old : rows)
+          seen = seen || (old.model == row.model && old.mode == row.mode);
         if (!seen) rows.push_back(std::move(row));
       }
     } catch (const nlohmann::json::exception& e) {
@@ -267,18 +280,24 @@ Runner add_eval(CLI::App& app) {
                                  "match, or per-category perplexity");
   auto a = std::make_shared<EvalArgs>();
   auto* model_opt = cmd->add_option("-m,--model", a->model_dir, "Model directory");
-  auto* suite = cmd->add_flag("--suite", "Every block-attention task for every --models entry in full and block "
-                                         "attention: one table with the share of the teacher's gap closed");
-  cmd->add_option("--models", a->models,
-                  "--suite: name=DIR entries, comma-separated; the first is the full-attention teacher")
+  auto* suite =
+      cmd->add_flag("--suite",
+                    "Every block-attention task for every --models entry in full and block "
+                    "attention: one table with the share of the teacher's gap closed");
+  cmd->add_option(
+         "--models", a->models,
+         "--suite: name=DIR entries, comma-separated; the first is the full-attention teacher")
       ->delimiter(',');
-  cmd->add_option("--segdata", a->segdata,
-                  "--suite: held-out `segdata build` instances for final-block (JSONL; several: a,b)");
+  cmd->add_option(
+      "--segdata", a->segdata,
+      "--suite: held-out `segdata build` instances for final-block (JSONL; several: a,b)");
   cmd->add_option("--suite-report", a->suite_report,
-                  "Print one --suite table from saved --json reports (comma-separated), e.g. halves run on two GPUs");
+                  "Print one --suite table from saved --json reports (comma-separated), e.g. "
+                  "halves run on two GPUs");
   cmd->add_option("--needle-n", a->needle_items, "--suite: needle items per (length, depth) cell")
       ->capture_default_str();
-  cmd->add_option("--batch", a->batch_rows, "--suite: items per forward pass")->capture_default_str();
+  cmd->add_option("--batch", a->batch_rows, "--suite: items per forward pass")
+      ->capture_default_str();
   cmd->add_option("--task", a->task,
                   "retrieval | two-facts | distractors | far (synthetic QA, exact match) | "
                   "perplexity (per category) | "
@@ -289,8 +308,7 @@ Runner add_eval(CLI::App& app) {
   cmd->add_option("--corpus", a->corpus,
                   "Held-out JSONL documents ({\"text\", \"category\"}; e.g. the corpus's "
                   "test.jsonl): passage "
-                  "source for QA tasks, scored documents for perplexity; several: a,b")
-      ;
+                  "source for QA tasks, scored documents for perplexity; several: a,b");
   cmd->add_option("--mode", a->mode, "full | block (QA tasks): passages as independent blocks")
       ->capture_default_str();
   cmd->add_option("--n", a->items,

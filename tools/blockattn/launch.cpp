@@ -29,15 +29,18 @@ int run_processes(int nproc, const std::string& work_dir,
   if (const char* rank = std::getenv(kRankVar)) {
     const char* world = std::getenv(kWorldVar);
     const char* store = std::getenv(kStoreVar);
-    if (!world || !store) throw InputError(std::string(kRankVar) + " is set without " + kWorldVar + "/" + kStoreVar);
+    if (!world || !store)
+      throw InputError(std::string(kRankVar) + " is set without " + kWorldVar + "/" + kStoreVar);
     return body(std::atoi(rank), std::atoi(world), store);
   }
-  if (nproc < 1 || nproc > 64) throw InputError("--nproc must be in 1..64, not " + std::to_string(nproc));
+  if (nproc < 1 || nproc > 64)
+    throw InputError("--nproc must be in 1..64, not " + std::to_string(nproc));
   if (nproc == 1) return body(0, 1, "");
   if (g_arguments.empty()) throw Error("run_processes: the command line was not recorded");
 
   std::filesystem::create_directories(work_dir);
-  const std::string store = std::filesystem::absolute(work_dir + "/.rendezvous-" + std::to_string(::getpid())).string();
+  const std::string store =
+      std::filesystem::absolute(work_dir + "/.rendezvous-" + std::to_string(::getpid())).string();
   std::filesystem::remove(store);
   std::vector<pid_t> workers;
   for (int r = 1; r < nproc; ++r) {
@@ -65,7 +68,9 @@ int run_processes(int nproc, const std::string& work_dir,
       if (pid < 0) return;
       ++done;
       if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-        std::fprintf(stderr, "error: a data-parallel worker (pid %d) failed; stopping all processes\n", (int)pid);
+        std::fprintf(stderr,
+                     "error: a data-parallel worker (pid %d) failed; stopping all processes\n",
+                     (int)pid);
         for (pid_t w : workers) ::kill(w, SIGKILL);
         ::_exit(1);
       }
