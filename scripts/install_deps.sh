@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config zstd
   libtorch-dev                      # libtorch 1.13, CPU
+  libgloo-dev                       # c10d Gloo: data-parallel training over CPU processes (--nproc)
   libopenblas0-pthread              # without it libtorch runs on reference BLAS, ~50x slower
   libsentencepiece-dev sentencepiece
   nlohmann-json3-dev libcli11-dev

@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <exception>
 #include <fstream>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -18,6 +17,7 @@
 #include "blockattn/tokenizer.h"
 #include "core/hash.h"
 #include "core/io.h"
+#include "core/parallel.h"
 
 namespace blockattn {
 
@@ -317,32 +317,21 @@ DatasetInfo build_token_dataset(const std::string& tokenizer_path, const std::ve
   uint64_t bytes_read = 0;
   std::vector<std::string> lines, wheres;
   std::vector<std::vector<int32_t>> encoded;
-  std::vector<std::exception_ptr> errors(threads);
   auto flush_batch = [&] {
     encoded.assign(lines.size(), {});
-    auto work = [&](size_t worker) {
-      try {
-        for (size_t i = worker; i < lines.size(); i += threads) {
-          nlohmann::json j;
-          try {
-            j = nlohmann::json::parse(lines[i]);
-          } catch (const nlohmann::json::exception& e) {
-            throw FormatError(wheres[i] + ": malformed JSON: " + e.what());
-          }
-          if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
-            throw FormatError(wheres[i] + ": expected an object with a string \"text\" field");
-          encoded[i] = tok->encode(j["text"].get<std::string>());
+    run_workers(threads, [&](size_t worker) {
+      for (size_t i = worker; i < lines.size(); i += threads) {
+        nlohmann::json j;
+        try {
+          j = nlohmann::json::parse(lines[i]);
+        } catch (const nlohmann::json::exception& e) {
+          throw FormatError(wheres[i] + ": malformed JSON: " + e.what());
         }
-      } catch (...) {
-        errors[worker] = std::current_exception();
+        if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
+          throw FormatError(wheres[i] + ": expected an object with a string \"text\" field");
+        encoded[i] = tok->encode(j["text"].get<std::string>());
       }
-    };
-    std::vector<std::thread> pool;
-    for (size_t w = 1; w < threads; ++w) pool.emplace_back(work, w);
-    work(0);
-    for (auto& t : pool) t.join();
-    for (const auto& e : errors)
-      if (e) std::rethrow_exception(e);
+    });
     for (std::vector<int32_t>& ids : encoded) {
       if (ids.empty()) continue;
       if (info.eos_id >= 0) ids.push_back(info.eos_id);

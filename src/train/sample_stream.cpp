@@ -1,15 +1,14 @@
 #include "train/sample_stream.h"
 
 #include <algorithm>
-#include <exception>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
+#include "core/parallel.h"
 
 namespace blockattn::train {
 
@@ -98,24 +97,12 @@ SampleSet load_samples(const std::string& dir, const Tokenizer& tokenizer,
 
   std::vector<BlockSample> tokenized(raw.size());
   const size_t threads = std::max<size_t>(1, std::min<size_t>(o.threads, raw.size()));
-  std::vector<std::exception_ptr> errors(threads);
-  auto work = [&](size_t w) {
-    try {
-      for (size_t i = w; i < raw.size(); i += threads) {
-        tokenized[i].category = raw[i].category;
-        for (const std::string& b : raw[i].blocks)
-          tokenized[i].blocks.push_back(tokenizer.encode(b));
-      }
-    } catch (...) {
-      errors[w] = std::current_exception();
+  run_workers(threads, [&](size_t w) {
+    for (size_t i = w; i < raw.size(); i += threads) {
+      tokenized[i].category = raw[i].category;
+      for (const std::string& b : raw[i].blocks) tokenized[i].blocks.push_back(tokenizer.encode(b));
     }
-  };
-  std::vector<std::thread> pool;
-  for (size_t w = 1; w < threads; ++w) pool.emplace_back(work, w);
-  work(0);
-  for (auto& t : pool) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  });
 
   SampleSet set;
   for (BlockSample& s : tokenized) {
