@@ -62,6 +62,7 @@ run() {
   local name=$1 method=$2 config=$3 gpu=$4
   shift 4
   [ -s "$W/runs/$name/model/config.json" ] && return 0
+  [[ -n "${ONLY:-}" && " $ONLY " != *" $name "* ]] && return 0  # ONLY="distill blockft": a subset
   local cfg="$W/cfg/$name.json"
   python3 - "$config" "$cfg" "$STEPS" <<'PY'
 import json, sys
@@ -95,11 +96,12 @@ fi
 if has eval; then
   SUITE="--corpus $W/src/test.jsonl --segdata $W/src/segdata-test.jsonl --n ${EVAL_N:-200} --needle-n ${NEEDLE_N:-20}"
   m() { [ -s "$W/runs/$1/model/config.json" ] && echo ",$1=$W/runs/$1/model"; }
-  CUDA_VISIBLE_DEVICES=0 $BA eval --suite --models "teacher=$TEACHER$(m blockft)$(m distill)" $SUITE \
+  # Two halves, one per GPU, merged below (SUITE_A / SUITE_B: run names of each half).
+  CUDA_VISIBLE_DEVICES=0 $BA eval --suite --models "teacher=$TEACHER$(for r in ${SUITE_A:-blockft distill}; do m $r; done)" $SUITE \
     --json "$OUT/suite-a.json" > "$OUT/suite-a.md" 2> "$OUT/suite-a.log" &
   NGPU=$(nvidia-smi -L | wc -l)
   CUDA_VISIBLE_DEVICES=$((NGPU > 1 ? 1 : 0)) $BA eval --suite \
-    --models "teacher=$TEACHER$(m no-sinks)$(m no-dropout)$(m no-weighting)" $SUITE \
+    --models "teacher=$TEACHER$(for r in ${SUITE_B:-no-sinks no-dropout no-weighting}; do m $r; done)" $SUITE \
     --json "$OUT/suite-b.json" > "$OUT/suite-b.md" 2> "$OUT/suite-b.log" &
   wait
   $BA eval --suite-report "$OUT/suite-a.json,$OUT/suite-b.json" | tee "$OUT/suite.md"
