@@ -74,6 +74,12 @@ Setup prepare(const DistillOptions& o, const std::string& teacher_fingerprint) {
   s.model_config = ModelConfig::load(o.teacher_dir);
   s.config = DistillConfig::load(o.config_path, o.method, s.model_config.max_position_embeddings);
   const DistillSettings& d = s.config.distill;
+  // A model trained with sinks expects them in both modes; as a teacher it would run without them.
+  if (o.method == BlockTrainMethod::kDistill && s.model_config.block_sink_tokens > 0)
+    throw InputError(
+        "teacher " + o.teacher_dir + " was trained with " +
+        std::to_string(s.model_config.block_sink_tokens) +
+        " block sink tokens (it is already distilled): distill from its full-attention base");
   s.tokenizer = Tokenizer::load(o.teacher_dir);
   if (!o.student_dir.empty()) {
     const ModelConfig student = ModelConfig::load(o.student_dir);

@@ -370,6 +370,14 @@ TEST_F(Distill, MismatchedStudentsAndBadInputsAreRejected) {
   o.student_dir = tmp / "student";
   EXPECT_CONTAINS(test::error_of<FormatError>([&] { train::run_distill(o); }), "tokenizer");
   o.student_dir.clear();
+  // A distilled model (sinks in its config) is not a full-attention teacher.
+  std::filesystem::copy(test::model_fixture("llama"), tmp / "distilled");
+  ModelConfig with_sinks = ModelConfig::load(tmp / "distilled");
+  with_sinks.block_sink_tokens = 2;
+  write_file_atomic(tmp / "distilled/config.json", with_sinks.to_json());
+  o.teacher_dir = tmp / "distilled";
+  EXPECT_CONTAINS(test::error_of<InputError>([&] { train::run_distill(o); }), "already distilled");
+  o.teacher_dir = test::model_fixture("llama");
   write_file_atomic(tmp / "bad.json", R"({"distill": {"temprature": 2}})");
   o.config_path = tmp / "bad.json";
   EXPECT_CONTAINS(test::error_of<FormatError>([&] { train::run_distill(o); }),
