@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <thread>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -18,6 +17,7 @@
 #include "blockattn/error.h"
 #include "core/hash.h"
 #include "core/io.h"
+#include "core/parallel.h"
 #include "data/synthetic_tasks.h"
 #include "tokenizer/chat_format.h"
 
@@ -304,10 +304,7 @@ BlockDataReport write_block_samples(const std::vector<std::string>& inputs,
         }
       }
     };
-    std::vector<std::thread> pool;
-    for (size_t w = 1; w < std::min(threads, batch.size()); ++w) pool.emplace_back(work);
-    work();
-    for (std::thread& t : pool) t.join();
+    run_workers(std::min(threads, batch.size()), [&](size_t) { work(); });
     for (size_t i = 0; i < done.size() && !full; ++i) {
       const Processed& p = done[i];
       if (p.error) std::rethrow_exception(p.error);  // the first bad line in input order

@@ -4,15 +4,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <exception>
+#include <filesystem>
 #include <iterator>
 #include <mutex>
 #include <set>
-#include <thread>
 
 #include "blockattn/error.h"
 #include "core/io.h"
+#include "core/parallel.h"
 #include "data/synthetic_rng.h"
 #include "segment/dataset_blocks.h"
 #include "segment/dataset_conversation.h"
@@ -32,7 +32,8 @@ const char* const kMultiDocument = "multi-document";
 
 // Categories whose sections make a readable question/answer topic.
 bool conversation_source(const std::string& category) {
-  for (const char* c : {"manual", "book", "api-reference", "tutorial", "faq", "glossary", "license"})
+  for (const char* c :
+       {"manual", "book", "api-reference", "tutorial", "faq", "glossary", "license"})
     if (category == c) return true;
   return false;
 }
@@ -44,8 +45,10 @@ uint64_t stream_seed(uint64_t seed, const std::string& split, const std::string&
 DatasetCounter make_counter(const SegDataOptions& opt) {
   if (opt.count_tokens) return DatasetCounter::custom(opt.count_tokens, "caller-supplied counter");
   if (!opt.tokenizer_path.empty()) return DatasetCounter::from_tokenizer_file(opt.tokenizer_path);
-  if (opt.approx_bytes_per_token > 0) return DatasetCounter::approximate(opt.approx_bytes_per_token);
-  throw InputError("segdata: no token counter: give a tokenizer file or an approximate bytes-per-token ratio");
+  if (opt.approx_bytes_per_token > 0)
+    return DatasetCounter::approximate(opt.approx_bytes_per_token);
+  throw InputError(
+      "segdata: no token counter: give a tokenizer file or an approximate bytes-per-token ratio");
 }
 
 void check_options(const SegDataOptions& opt) {
@@ -53,8 +56,8 @@ void check_options(const SegDataOptions& opt) {
   if (opt.out_dir.empty()) throw InputError("segdata: no output directory given");
   if (opt.min_tokens == 0) throw InputError("segdata: min_tokens must be > 0");
   if (opt.min_tokens > opt.max_tokens)
-    throw InputError("segdata: min_tokens (" + std::to_string(opt.min_tokens) + ") is larger than max_tokens (" +
-                     std::to_string(opt.max_tokens) + ")");
+    throw InputError("segdata: min_tokens (" + std::to_string(opt.min_tokens) +
+                     ") is larger than max_tokens (" + std::to_string(opt.max_tokens) + ")");
   if (!(opt.synthetic_fraction >= 0 && opt.synthetic_fraction <= 1))
     throw InputError("segdata: synthetic_fraction must be in [0, 1]");
   if (!(opt.eval_min_fraction >= 0 && opt.eval_min_fraction < 0.5))
@@ -66,7 +69,8 @@ void check_options(const SegDataOptions& opt) {
 // missing (a dictionary stored as one file of 160 parts) gives only its trailing parts
 // (split_off_parts). Train keeps at least one file of each category. Returns the number of
 // files (or file tails) moved.
-size_t rebalance(std::map<std::string, std::vector<SourceDoc>>& docs, uint64_t seed, double fraction) {
+size_t rebalance(std::map<std::string, std::vector<SourceDoc>>& docs, uint64_t seed,
+                 double fraction) {
   std::map<std::string, std::map<std::string, size_t>> bytes;  // [category][split]
   for (const auto& [split, list] : docs)
     for (const SourceDoc& d : list) bytes[d.category][split] += d.text.size();
@@ -77,7 +81,8 @@ size_t rebalance(std::map<std::string, std::vector<SourceDoc>>& docs, uint64_t s
     for (const auto& [split, b] : by_split) total += b;
     for (const char* eval : {"validation", "test"}) {
       const double want = fraction * static_cast<double>(total);
-      std::vector<std::pair<uint64_t, size_t>> order;  // (hash, index) of this category's train files
+      std::vector<std::pair<uint64_t, size_t>>
+          order;  // (hash, index) of this category's train files
       for (size_t i = 0; i < train.size(); ++i)
         if (train[i].category == category)
           order.emplace_back(data::label_hash(std::to_string(seed) + ":" + train[i].group), i);
@@ -87,7 +92,8 @@ size_t rebalance(std::map<std::string, std::vector<SourceDoc>>& docs, uint64_t s
         SourceDoc& d = train[order[n].second];
         const double missing = want - static_cast<double>(by_split[eval]);
         const bool last = take.size() + 1 == order.size();
-        if (!last && (static_cast<double>(d.text.size()) <= 1.5 * missing || d.part_ids.size() < 2)) {
+        if (!last &&
+            (static_cast<double>(d.text.size()) <= 1.5 * missing || d.part_ids.size() < 2)) {
           take.insert(order[n].second);
           by_split[eval] += d.text.size();
           continue;
@@ -125,7 +131,8 @@ class SplitBuilder {
     for (const BlockPolicy& p : corpus_policies()) categories.push_back(p.category);
     std::set<std::string> extra;
     for (const SourceDoc& d : docs)
-      if (std::find(categories.begin(), categories.end(), d.category) == categories.end()) extra.insert(d.category);
+      if (std::find(categories.begin(), categories.end(), d.category) == categories.end())
+        extra.insert(d.category);
     categories.insert(categories.end(), extra.begin(), extra.end());
 
     // One task per category; tasks share nothing but the (thread-safe) counter and each has
@@ -149,16 +156,20 @@ class SplitBuilder {
       for (size_t i = 0; i < docs.size(); ++i)
         if (docs[i].category == cat)
           for (size_t t : tokens_[i]) cost += t;
-      if (cost == 0 && std::none_of(docs.begin(), docs.end(), [&](const SourceDoc& d) { return d.category == cat; }))
+      if (cost == 0 && std::none_of(docs.begin(), docs.end(),
+                                    [&](const SourceDoc& d) { return d.category == cat; }))
         continue;
-      tasks.push_back({cat, cost, [this, &docs, cat, split](WindowStats& ws) {
+      tasks.push_back({cat,
+                       cost,
+                       [this, &docs, cat, split](WindowStats& ws) {
                          std::vector<InstancePiece> pieces;
                          for (size_t i = 0; i < docs.size(); ++i) {
                            if (docs[i].category != cat) continue;
                            const std::vector<GoldBlock>& blocks = blocks_[i];
                            for (size_t k = 0; k < blocks.size(); ++k) {
                              InstancePiece p;
-                             p.text = docs[i].text.substr(blocks[k].begin, blocks[k].end - blocks[k].begin);
+                             p.text = docs[i].text.substr(blocks[k].begin,
+                                                          blocks[k].end - blocks[k].begin);
                              p.tokens = tokens_[i][k];
                              p.contiguous = k > 0;
                              p.sources = docs[i].ids_in(blocks[k].begin, blocks[k].end);
@@ -166,22 +177,28 @@ class SplitBuilder {
                            }
                          }
                          data::SynthRng rng(stream_seed(opt_.seed, split, cat));
-                         return assemble_windows(std::move(pieces), counter_, opt_.min_tokens, opt_.max_tokens, rng,
-                                                 ws);
-                       }, {}, {}});
+                         return assemble_windows(std::move(pieces), counter_, opt_.min_tokens,
+                                                 opt_.max_tokens, rng, ws);
+                       },
+                       {},
+                       {}});
     }
     const auto fraction_of = [&](size_t tokens) {
-      return static_cast<size_t>(opt_.synthetic_fraction * static_cast<double>(tokens)) * 2;  // pieces + instances
+      return static_cast<size_t>(opt_.synthetic_fraction * static_cast<double>(tokens)) *
+             2;  // pieces + instances
     };
-    tasks.push_back({kConversation, fraction_of(prose_tokens), [this, &docs, split](WindowStats& ws) {
+    tasks.push_back({kConversation,
+                     fraction_of(prose_tokens),
+                     [this, &docs, split](WindowStats& ws) {
                        std::vector<ChatPassage> pool;
                        for (size_t i = 0; i < docs.size(); ++i) {
                          if (!conversation_source(docs[i].category)) continue;
                          for (size_t k = 0; k < blocks_[i].size(); ++k) {
                            const GoldBlock& b = blocks_[i][k];
                            ChatPassage p;
-                           if (b.title.empty() || !make_passage(docs[i].text.substr(b.begin, b.end - b.begin), b.title,
-                                                                docs[i].title, p))
+                           if (b.title.empty() ||
+                               !make_passage(docs[i].text.substr(b.begin, b.end - b.begin), b.title,
+                                             docs[i].title, p))
                              continue;
                            p.doc = i;
                            p.block = k;
@@ -190,54 +207,56 @@ class SplitBuilder {
                          }
                        }
                        return build_conversations(pool, counter_, opt_.min_tokens, opt_.max_tokens,
-                                                  stream_seed(opt_.seed, split, kConversation), opt_.synthetic_fraction,
-                                                  ws);
-                     }, {}, {}});
-    tasks.push_back({kMultiDocument, fraction_of(split_tokens), [this, &docs, split](WindowStats& ws) {
+                                                  stream_seed(opt_.seed, split, kConversation),
+                                                  opt_.synthetic_fraction, ws);
+                     },
+                     {},
+                     {}});
+    tasks.push_back({kMultiDocument,
+                     fraction_of(split_tokens),
+                     [this, &docs, split](WindowStats& ws) {
                        std::vector<RagItem> items;
-                       data::SynthRng rng(stream_seed(opt_.seed, split, std::string(kMultiDocument) + "/items"));
+                       data::SynthRng rng(
+                           stream_seed(opt_.seed, split, std::string(kMultiDocument) + "/items"));
                        for (size_t i = 0; i < docs.size(); ++i) {
-                         // RAG chunks: about a tenth of the minimum instance length up to the minimum.
+                         // RAG chunks: about a tenth of the minimum instance length up to the
+                         // minimum.
                          auto its = document_items(docs[i], blocks_[i], tokens_[i],
-                                                   std::max<size_t>(16, opt_.min_tokens / 10), opt_.min_tokens, rng);
+                                                   std::max<size_t>(16, opt_.min_tokens / 10),
+                                                   opt_.min_tokens, rng);
                          std::move(its.begin(), its.end(), std::back_inserter(items));
                        }
-                       return build_multidoc(std::move(items), counter_, opt_.min_tokens, opt_.max_tokens,
-                                             stream_seed(opt_.seed, split, kMultiDocument), opt_.synthetic_fraction, ws);
-                     }, {}, {}});
+                       return build_multidoc(std::move(items), counter_, opt_.min_tokens,
+                                             opt_.max_tokens,
+                                             stream_seed(opt_.seed, split, kMultiDocument),
+                                             opt_.synthetic_fraction, ws);
+                     },
+                     {},
+                     {}});
 
     std::vector<size_t> order(tasks.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return tasks[a].cost > tasks[b].cost; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return tasks[a].cost > tasks[b].cost; });
     std::atomic<size_t> next{0};
-    std::exception_ptr error;
-    std::mutex error_mutex;  // also serialises progress messages
-    auto worker = [&] {
+    std::mutex progress_mutex;
+    run_workers(std::max(1u, opt_.threads), [&](size_t) {
       for (size_t k; (k = next.fetch_add(1)) < order.size();) {
         Task& t = tasks[order[k]];
-        try {
-          t.result = t.run(t.stats);
-          if (opt_.progress) {
-            size_t b = 0, n = 0;
-            for (const SegInstance& s : t.result) {
-              b += s.boundaries.size();
-              n += s.tokens;
-            }
-            std::lock_guard<std::mutex> lock(error_mutex);
-            opt_.progress("segdata: " + split + "/" + t.category + ": " + std::to_string(t.result.size()) +
-                          " instances, " + std::to_string(b) + " boundaries, " + std::to_string(n) + " tokens");
+        t.result = t.run(t.stats);
+        if (opt_.progress) {
+          size_t b = 0, n = 0;
+          for (const SegInstance& s : t.result) {
+            b += s.boundaries.size();
+            n += s.tokens;
           }
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(error_mutex);
-          if (!error) error = std::current_exception();
+          std::lock_guard<std::mutex> lock(progress_mutex);
+          opt_.progress("segdata: " + split + "/" + t.category + ": " +
+                        std::to_string(t.result.size()) + " instances, " + std::to_string(b) +
+                        " boundaries, " + std::to_string(n) + " tokens");
         }
       }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned i = 1; i < std::max(1u, opt_.threads); ++i) pool.emplace_back(worker);
-    worker();
-    for (std::thread& th : pool) th.join();
-    if (error) std::rethrow_exception(error);
+    });
     for (Task& t : tasks) finish_category(t.category, std::move(t.result), t.stats, out);
     return out;
   }
@@ -249,18 +268,20 @@ class SplitBuilder {
     std::vector<std::string_view> texts;
     for (size_t i = 0; i < docs.size(); ++i) {
       blocks_[i] = document_blocks(docs[i], policy_for(docs[i].category));
-      for (const GoldBlock& b : blocks_[i]) texts.push_back(std::string_view(docs[i].text).substr(b.begin, b.end - b.begin));
+      for (const GoldBlock& b : blocks_[i])
+        texts.push_back(std::string_view(docs[i].text).substr(b.begin, b.end - b.begin));
     }
     if (opt_.progress)
-      opt_.progress("segdata: " + split_ + ": counting tokens of " + std::to_string(texts.size()) + " blocks");
+      opt_.progress("segdata: " + split_ + ": counting tokens of " + std::to_string(texts.size()) +
+                    " blocks");
     const std::vector<size_t> counts = counter_.count_many(texts, opt_.threads);
     size_t n = 0;
     for (size_t i = 0; i < docs.size(); ++i)
       for (size_t k = 0; k < blocks_[i].size(); ++k) tokens_[i].push_back(counts[n++]);
   }
 
-  void finish_category(const std::string& cat, std::vector<SegInstance> insts, const WindowStats& ws,
-                       std::vector<SegInstance>& out) {
+  void finish_category(const std::string& cat, std::vector<SegInstance> insts,
+                       const WindowStats& ws, std::vector<SegInstance>& out) {
     size_t cap = opt_.max_instances_per_category;
     if (auto it = opt_.category_caps.find(cat); it != opt_.category_caps.end()) cap = it->second;
     size_t dropped_by_cap = 0;
@@ -299,7 +320,8 @@ class SplitBuilder {
     }
     st.source_docs = sources.size();
     if (opt_.progress && dropped_by_cap > 0)
-      opt_.progress("segdata: " + split_ + "/" + cat + ": kept " + std::to_string(st.instances) + " instances (cap)");
+      opt_.progress("segdata: " + split_ + "/" + cat + ": kept " + std::to_string(st.instances) +
+                    " instances (cap)");
   }
 
   const SegDataOptions& opt_;
@@ -319,7 +341,8 @@ SegDataReport build_segdata(const SegDataOptions& opt) {
     throw InputError("segdata: corpus directory '" + opt.corpus_dir + "' does not exist");
   std::vector<std::string> missing;
   for (const char* split : kSplits)
-    if (!file_exists(opt.corpus_dir + "/" + split + ".jsonl")) missing.push_back(std::string(split) + ".jsonl");
+    if (!file_exists(opt.corpus_dir + "/" + split + ".jsonl"))
+      missing.push_back(std::string(split) + ".jsonl");
   if (!missing.empty()) {
     std::string list;
     for (const std::string& m : missing) list += (list.empty() ? "" : ", ") + m;
@@ -334,10 +357,11 @@ SegDataReport build_segdata(const SegDataOptions& opt) {
     docs[split] = read_split_file(opt.corpus_dir + "/" + split + ".jsonl");
     total_docs += docs[split].size();
     if (opt.progress)
-      opt.progress("segdata: read " + std::string(split) + ".jsonl: " + std::to_string(docs[split].size()) +
-                   " source documents");
+      opt.progress("segdata: read " + std::string(split) +
+                   ".jsonl: " + std::to_string(docs[split].size()) + " source documents");
   }
-  if (total_docs == 0) throw InputError("segdata: corpus directory '" + opt.corpus_dir + "' has no documents");
+  if (total_docs == 0)
+    throw InputError("segdata: corpus directory '" + opt.corpus_dir + "' has no documents");
 
   SegDataReport report;
   SegDataSheet& sheet = report.datasheet;
@@ -351,7 +375,8 @@ SegDataReport build_segdata(const SegDataOptions& opt) {
   if (opt.eval_min_fraction > 0) {
     sheet.moved_groups = rebalance(docs, opt.seed, opt.eval_min_fraction);
     if (opt.progress)
-      opt.progress("segdata: rebalanced splits: " + std::to_string(sheet.moved_groups) + " source files moved from train");
+      opt.progress("segdata: rebalanced splits: " + std::to_string(sheet.moved_groups) +
+                   " source files moved from train");
   }
 
   std::map<std::string, std::vector<SegInstance>> out;
@@ -367,8 +392,9 @@ SegDataReport build_segdata(const SegDataOptions& opt) {
     }
   }
   if (report.instances == 0)
-    throw InputError("segdata: no instance could be built from '" + opt.corpus_dir + "': no run of blocks reaches " +
-                     std::to_string(opt.min_tokens) + " tokens without passing " + std::to_string(opt.max_tokens));
+    throw InputError("segdata: no instance could be built from '" + opt.corpus_dir +
+                     "': no run of blocks reaches " + std::to_string(opt.min_tokens) +
+                     " tokens without passing " + std::to_string(opt.max_tokens));
 
   // Datasheet rows: the corpus categories that produced anything, then the built ones.
   std::set<std::string> seen;
@@ -388,11 +414,13 @@ SegDataReport build_segdata(const SegDataOptions& opt) {
     sheet.category_units.emplace_back(cat, policy_for(cat).unit);
   }
   sheet.categories.push_back(kConversation);
-  sheet.category_units.emplace_back(kConversation,
-                                    "a session (from its header) or a topic within a session (from the user turn "
-                                    "that opens it)");
+  sheet.category_units.emplace_back(
+      kConversation,
+      "a session (from its header) or a topic within a session (from the user turn "
+      "that opens it)");
   sheet.categories.push_back(kMultiDocument);
-  sheet.category_units.emplace_back(kMultiDocument, "one document or excerpt (min_tokens/10 to min_tokens long, any category)");
+  sheet.category_units.emplace_back(
+      kMultiDocument, "one document or excerpt (min_tokens/10 to min_tokens long, any category)");
 
   std::error_code ec;
   fs::create_directories(opt.out_dir, ec);
@@ -412,8 +440,8 @@ SegDataReport build_segdata(const SegDataOptions& opt) {
   report.files.push_back(js);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (opt.progress)
-    opt.progress("segdata: " + std::to_string(report.instances) + " instances, " + std::to_string(report.boundaries) +
-                 " boundaries written to " + opt.out_dir);
+    opt.progress("segdata: " + std::to_string(report.instances) + " instances, " +
+                 std::to_string(report.boundaries) + " boundaries written to " + opt.out_dir);
   return report;
 }
 

@@ -5,10 +5,10 @@
 #include <cmath>
 #include <cstdio>
 #include <exception>
-#include <thread>
 
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
+#include "core/parallel.h"
 
 namespace blockattn::segment {
 
@@ -22,7 +22,8 @@ DatasetCounter DatasetCounter::from_tokenizer_file(const std::string& path) {
 }
 
 DatasetCounter DatasetCounter::approximate(double bytes_per_token) {
-  if (!(bytes_per_token > 0)) throw InputError("approximate token count: bytes per token must be > 0");
+  if (!(bytes_per_token > 0))
+    throw InputError("approximate token count: bytes per token must be > 0");
   DatasetCounter c;
   c.fn_ = [bytes_per_token](std::string_view s) {
     return static_cast<size_t>(std::ceil(static_cast<double>(s.size()) / bytes_per_token));
@@ -40,18 +41,19 @@ DatasetCounter DatasetCounter::custom(Fn fn, std::string description) {
   return c;
 }
 
-std::vector<size_t> DatasetCounter::count_many(const std::vector<std::string_view>& texts, unsigned threads) const {
+std::vector<size_t> DatasetCounter::count_many(const std::vector<std::string_view>& texts,
+                                               unsigned threads) const {
   std::vector<size_t> out(texts.size());
-  const unsigned n = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(texts.size() / 64 + 1)));
+  const unsigned n =
+      std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(texts.size() / 64 + 1)));
   if (n == 1) {
     for (size_t i = 0; i < texts.size(); ++i) out[i] = fn_(texts[i]);
     return out;
   }
   // Work stealing in small batches: block sizes vary by orders of magnitude.
   std::atomic<size_t> next{0};
-  std::exception_ptr error;
   std::atomic<bool> failed{false};
-  auto worker = [&] {
+  run_workers(n, [&](size_t) {
     try {
       for (;;) {
         const size_t b = next.fetch_add(64);
@@ -60,14 +62,10 @@ std::vector<size_t> DatasetCounter::count_many(const std::vector<std::string_vie
         for (size_t i = b; i < e; ++i) out[i] = fn_(texts[i]);
       }
     } catch (...) {
-      if (!failed.exchange(true)) error = std::current_exception();
+      failed = true;  // the other workers stop at their next batch
+      throw;
     }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned i = 1; i < n; ++i) pool.emplace_back(worker);
-  worker();
-  for (std::thread& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
+  });
   return out;
 }
 
