@@ -103,14 +103,18 @@ int main(int argc, char** argv) {
                 text.size() / 1e6 / est_s,
                 static_cast<double>(estimate.tokens(0, candidates.size() + 1)) / whole);
     std::shared_ptr<const seg::LearnedSegmenter> learned;
-    std::vector<const char*> methods = {"fixed", "recursive", "sentence", "paragraph", "texttiling"};
+    std::vector<const char*> methods = {"fixed", "recursive", "sentence", "paragraph",
+                                        "texttiling"};
     if (!segmenter_path.empty()) {
-      learned = std::make_shared<const seg::LearnedSegmenter>(seg::LearnedSegmenter::load(segmenter_path));
+      learned = std::make_shared<const seg::LearnedSegmenter>(
+          seg::LearnedSegmenter::load(segmenter_path));
       methods.push_back("learned");
       auto t = clock::now();
       auto scores = learned->score(text, candidates);
-      std::printf("%-11s %8.2f MB/s  scoring %zu candidates (features + MLP, no token counts)\n", "learned-score",
-                  text.size() / 1e6 / std::chrono::duration<double>(clock::now() - t).count(), scores.size());
+      std::printf("%-11s %8.2f MB/s  scoring %zu candidates (features + MLP, no token counts)\n",
+                  "learned-score",
+                  text.size() / 1e6 / std::chrono::duration<double>(clock::now() - t).count(),
+                  scores.size());
     }
     for (const char* name : methods) {
       seg::SegmentOptions o;

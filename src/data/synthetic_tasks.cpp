@@ -13,7 +13,8 @@ namespace blockattn::data {
 namespace {
 
 const SynthOptions& checked(const SynthOptions& o) {
-  if (o.passages < 1 || o.passages > 256) throw InputError("passages must be 1..256, got " + std::to_string(o.passages));
+  if (o.passages < 1 || o.passages > 256)
+    throw InputError("passages must be 1..256, got " + std::to_string(o.passages));
   if (o.passage_tokens < 16 || o.passage_tokens > 8192)
     throw InputError("passage tokens must be 16..8192, got " + std::to_string(o.passage_tokens));
   return o;
@@ -60,18 +61,24 @@ struct Draw {
 
 std::string_view task_name(SynthTask task) {
   switch (task) {
-    case SynthTask::kRetrieval: return "retrieval";
-    case SynthTask::kTwoFacts: return "two-facts";
-    case SynthTask::kDistractors: return "distractors";
-    case SynthTask::kFar: return "far";
+    case SynthTask::kRetrieval:
+      return "retrieval";
+    case SynthTask::kTwoFacts:
+      return "two-facts";
+    case SynthTask::kDistractors:
+      return "distractors";
+    case SynthTask::kFar:
+      return "far";
   }
   return "?";
 }
 
 SynthTask parse_task(std::string_view name) {
-  for (SynthTask t : {SynthTask::kRetrieval, SynthTask::kTwoFacts, SynthTask::kDistractors, SynthTask::kFar})
+  for (SynthTask t :
+       {SynthTask::kRetrieval, SynthTask::kTwoFacts, SynthTask::kDistractors, SynthTask::kFar})
     if (task_name(t) == name) return t;
-  throw InputError("unknown task '" + std::string(name) + "' (want retrieval, two-facts, distractors or far)");
+  throw InputError("unknown task '" + std::string(name) +
+                   "' (want retrieval, two-facts, distractors or far)");
 }
 
 std::vector<std::string> SynthItem::blocks() const {
@@ -103,11 +110,12 @@ std::string SynthItem::to_json_line(const ChatFormat& format) const {
   return j.dump();
 }
 
-SynthGenerator::SynthGenerator(const std::vector<std::string>& documents, const SynthOptions& options,
-                               TokenCounter counter)
+SynthGenerator::SynthGenerator(const std::vector<std::string>& documents,
+                               const SynthOptions& options, TokenCounter counter)
     : options_(checked(options)),
       sampler_(documents, options.split, options.passages, std::move(counter)),
-      stream_(label_hash(std::string(split_name(options.split)) + "/" + std::string(task_name(options.task)) + "/" +
+      stream_(label_hash(std::string(split_name(options.split)) + "/" +
+                         std::string(task_name(options.task)) + "/" +
                          std::to_string(options.seed))) {}
 
 SynthItem SynthGenerator::make(size_t index) const {
@@ -118,12 +126,14 @@ SynthItem SynthGenerator::make(size_t index) const {
   SynthItem item;
   char id[96];
   std::snprintf(id, sizeof id, "%s-%s-s%llu-%06zu", std::string(split_name(options_.split)).c_str(),
-                std::string(task_name(options_.task)).c_str(), static_cast<unsigned long long>(options_.seed), index);
+                std::string(task_name(options_.task)).c_str(),
+                static_cast<unsigned long long>(options_.seed), index);
   item.id = id;
   item.task = options_.task;
   item.split = options_.split;
   std::vector<size_t> used;
-  for (size_t i = 0; i < P; ++i) item.passages.push_back(sampler_.sample(rng, options_.passage_tokens, &used));
+  for (size_t i = 0; i < P; ++i)
+    item.passages.push_back(sampler_.sample(rng, options_.passage_tokens, &used));
 
   // The key must not already occur in the real text, nor any value we plant.
   Draw d;
@@ -134,15 +144,18 @@ SynthItem SynthGenerator::make(size_t index) const {
   d.attribute = pick(fact_attributes(), rng);
   while (d.values.size() < 4) {
     std::string v = std::to_string(draw_value(options_.split, rng));
-    if (count_in(item.passages, v) == 0 && std::find(d.values.begin(), d.values.end(), v) == d.values.end())
+    if (count_in(item.passages, v) == 0 &&
+        std::find(d.values.begin(), d.values.end(), v) == d.values.end())
       d.values.push_back(v);
   }
 
   auto add = [&](std::string text, size_t passage, const char* role, std::vector<std::string> names,
                  std::string noun, std::string value) {
-    item.facts.push_back({std::move(text), passage, role, std::move(names), std::move(noun), std::move(value)});
+    item.facts.push_back(
+        {std::move(text), passage, role, std::move(names), std::move(noun), std::move(value)});
   };
-  auto keyed = [](const std::string& attr, const std::string& name, const std::string& noun, const std::string& v) {
+  auto keyed = [](const std::string& attr, const std::string& name, const std::string& noun,
+                  const std::string& v) {
     return "The " + attr + " of the " + name + " " + noun + " is " + v + ".";
   };
   const std::string& answer = d.values[0];
@@ -152,19 +165,24 @@ SynthItem SynthGenerator::make(size_t index) const {
     case SynthTask::kFar: {
       size_t at = options_.task == SynthTask::kFar ? 0 : rng.below(P);
       if (options_.task == SynthTask::kRetrieval && options_.fact_depth >= 0)
-        at = static_cast<size_t>(std::lround(std::min(options_.fact_depth, 1.0) * static_cast<double>(P - 1)));
+        at = static_cast<size_t>(
+            std::lround(std::min(options_.fact_depth, 1.0) * static_cast<double>(P - 1)));
       add(keyed(d.attribute, d.name, d.noun, answer), at, "answer", {d.name}, d.noun, answer);
       item.question = "What is the " + d.attribute + " of the " + d.name + " " + d.noun + "?";
       break;
     }
     case SynthTask::kDistractors: {
-      add(keyed(d.attribute, d.name, d.noun, answer), rng.below(P), "answer", {d.name}, d.noun, answer);
+      add(keyed(d.attribute, d.name, d.noun, answer), rng.below(P), "answer", {d.name}, d.noun,
+          answer);
       const std::string& noun2 = pick_other(pool.nouns, rng, {d.noun});
-      add(keyed(d.attribute, d.name, noun2, d.values[1]), rng.below(P), "distractor", {d.name}, noun2, d.values[1]);
+      add(keyed(d.attribute, d.name, noun2, d.values[1]), rng.below(P), "distractor", {d.name},
+          noun2, d.values[1]);
       std::string look = lookalike_name(d.name, rng.next());
-      add(keyed(d.attribute, look, d.noun, d.values[2]), rng.below(P), "distractor", {look}, d.noun, d.values[2]);
+      add(keyed(d.attribute, look, d.noun, d.values[2]), rng.below(P), "distractor", {look}, d.noun,
+          d.values[2]);
       const std::string& attr2 = pick_other(fact_attributes(), rng, {d.attribute});
-      add(keyed(attr2, d.name, d.noun, d.values[3]), rng.below(P), "distractor", {d.name}, d.noun, d.values[3]);
+      add(keyed(attr2, d.name, d.noun, d.values[3]), rng.below(P), "distractor", {d.name}, d.noun,
+          d.values[3]);
       item.question = "What is the " + d.attribute + " of the " + d.name + " " + d.noun + "?";
       break;
     }
@@ -186,7 +204,8 @@ SynthItem SynthGenerator::make(size_t index) const {
       add(town_value(town, answer), answer_at, "answer", {town}, "", answer);
       add(in_town(d.name, noun2, town2), rng.below(P), "distractor", {d.name, town2}, noun2, town2);
       add(town_value(town2, d.values[1]), rng.below(P), "distractor", {town2}, "", d.values[1]);
-      item.question = "What is the " + d.attribute + " of the town where the " + d.name + " " + d.noun + " is?";
+      item.question =
+          "What is the " + d.attribute + " of the town where the " + d.name + " " + d.noun + " is?";
       break;
     }
   }

@@ -31,8 +31,8 @@ namespace blockattn::data {
 
 enum class SynthTask { kRetrieval, kTwoFacts, kDistractors, kFar };
 
-std::string_view task_name(SynthTask task);     // "retrieval" | "two-facts" | "distractors" | "far"
-SynthTask parse_task(std::string_view name);    // throws InputError
+std::string_view task_name(SynthTask task);   // "retrieval" | "two-facts" | "distractors" | "far"
+SynthTask parse_task(std::string_view name);  // throws InputError
 
 struct SynthOptions {
   SynthTask task = SynthTask::kRetrieval;
@@ -79,7 +79,8 @@ struct SynthItem {
 class SynthGenerator {
  public:
   // Throws InputError for options out of range or a corpus without text.
-  SynthGenerator(const std::vector<std::string>& documents, const SynthOptions& options, TokenCounter counter = {});
+  SynthGenerator(const std::vector<std::string>& documents, const SynthOptions& options,
+                 TokenCounter counter = {});
 
   SynthItem make(size_t index) const;
 

@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <filesystem>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -56,14 +56,17 @@ void make_dirs(const std::string& dir) {
 }  // namespace
 
 std::string fingerprint_bytes(const std::string& hex) {
-  if (hex.size() != 32) throw FormatError("tokenizer fingerprint \"" + hex + "\" is not 32 hex digits");
+  if (hex.size() != 32)
+    throw FormatError("tokenizer fingerprint \"" + hex + "\" is not 32 hex digits");
   std::string out(16, '\0');
   for (size_t i = 0; i < 16; ++i) {
     unsigned v = 0;
     for (size_t j = 0; j < 2; ++j) {
       char c = hex[2 * i + j];
-      unsigned d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 16;
+      unsigned d = c >= '0' && c <= '9'   ? c - '0'
+                   : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                   : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                          : 16;
       if (d == 16) throw FormatError("tokenizer fingerprint \"" + hex + "\" is not hex");
       v = v * 16 + d;
     }
@@ -83,7 +86,8 @@ std::string fingerprint_hex(const std::string& bytes) {
 }
 
 void TokenSpan::copy_to(uint64_t begin, uint64_t n, int64_t* out) const {
-  if (begin + n > size || begin + n < begin) throw InputError("token range beyond the end of the shard");
+  if (begin + n > size || begin + n < begin)
+    throw InputError("token range beyond the end of the shard");
   if (width == 2) {
     const uint16_t* p = static_cast<const uint16_t*>(data) + begin;
     for (uint64_t i = 0; i < n; ++i) out[i] = p[i];
@@ -95,15 +99,16 @@ void TokenSpan::copy_to(uint64_t begin, uint64_t n, int64_t* out) const {
 
 // ------------------------------------------------------------------------------------ writer
 
-TokenShardWriter::TokenShardWriter(std::string dir, int64_t vocab_size, const std::string& fingerprint,
-                                   uint64_t tokens_per_shard)
+TokenShardWriter::TokenShardWriter(std::string dir, int64_t vocab_size,
+                                   const std::string& fingerprint, uint64_t tokens_per_shard)
     : dir_(std::move(dir)),
       vocab_size_(vocab_size),
       width_(vocab_size <= 65535 ? 2 : 4),
       fingerprint_(fingerprint_bytes(fingerprint)),
       tokens_per_shard_(std::max<uint64_t>(tokens_per_shard, 1)) {
   if (vocab_size <= 0 || vocab_size > (int64_t{1} << 32))
-    throw InputError("vocab_size " + std::to_string(vocab_size) + " is out of range for a token shard");
+    throw InputError("vocab_size " + std::to_string(vocab_size) +
+                     " is out of range for a token shard");
 }
 
 TokenShardWriter::~TokenShardWriter() = default;
@@ -165,7 +170,9 @@ TokenShard TokenShard::open(const std::string& path) {
     throw IoError("cannot stat token shard " + errno_message(path));
   }
   const uint64_t file_size = static_cast<uint64_t>(st.st_size);
-  auto bad = [&](const std::string& why) { return FormatError("token shard " + path + ": " + why); };
+  auto bad = [&](const std::string& why) {
+    return FormatError("token shard " + path + ": " + why);
+  };
   if (file_size < kHeaderBytes) {
     ::close(fd);
     throw bad("truncated header (" + std::to_string(file_size) + " bytes, need 64)");
@@ -181,24 +188,29 @@ TokenShard TokenShard::open(const std::string& path) {
   RawHeader h;
   std::memcpy(&h, map, kHeaderBytes);
   if (std::memcmp(h.magic, kMagic, 8) != 0) throw bad("not a token shard (bad magic)");
-  if (h.checksum != hash64(&h, kChecksummed)) throw bad("header checksum mismatch (corrupt header)");
+  if (h.checksum != hash64(&h, kChecksummed))
+    throw bad("header checksum mismatch (corrupt header)");
   if (h.version != kVersion) throw bad("unsupported version " + std::to_string(h.version));
-  if (h.width != 2 && h.width != 4) throw bad("token width " + std::to_string(h.width) + " is not 2 or 4");
+  if (h.width != 2 && h.width != 4)
+    throw bad("token width " + std::to_string(h.width) + " is not 2 or 4");
   // Sizes come from a checksummed header, but guard the arithmetic against absurd values anyway.
-  if (h.n_docs > file_size / 8 || h.n_tokens > file_size / h.width) throw bad("header sizes exceed the file");
+  if (h.n_docs > file_size / 8 || h.n_tokens > file_size / h.width)
+    throw bad("header sizes exceed the file");
   const uint64_t expected = kHeaderBytes + (h.n_docs + 1) * 8 + h.n_tokens * h.width;
   if (expected != file_size)
-    throw bad("size " + std::to_string(file_size) + " bytes, header says " + std::to_string(expected) +
-              " (truncated or padded)");
+    throw bad("size " + std::to_string(file_size) + " bytes, header says " +
+              std::to_string(expected) + " (truncated or padded)");
   s.offsets_ = reinterpret_cast<const uint64_t*>(static_cast<const char*>(map) + kHeaderBytes);
   s.n_docs_ = h.n_docs;
-  if (s.offsets_[0] != 0 || s.offsets_[h.n_docs] != h.n_tokens) throw bad("document offsets do not span the tokens");
+  if (s.offsets_[0] != 0 || s.offsets_[h.n_docs] != h.n_tokens)
+    throw bad("document offsets do not span the tokens");
   for (uint64_t i = 0; i < h.n_docs; ++i)
     if (s.offsets_[i] > s.offsets_[i + 1]) throw bad("document offsets are not sorted");
   s.tokens_.data = static_cast<const char*>(map) + kHeaderBytes + (h.n_docs + 1) * 8;
   s.tokens_.size = h.n_tokens;
   s.tokens_.width = h.width;
-  s.fingerprint_hex_ = fingerprint_hex(std::string(reinterpret_cast<const char*>(h.fingerprint), 16));
+  s.fingerprint_hex_ =
+      fingerprint_hex(std::string(reinterpret_cast<const char*>(h.fingerprint), 16));
   return s;
 }
 
@@ -248,8 +260,8 @@ TokenDataset TokenDataset::open(const std::string& dir, const std::string& expec
     TokenShard s = TokenShard::open(p);
     if (d.fingerprint_.empty()) d.fingerprint_ = s.tokenizer_fingerprint();
     if (s.tokenizer_fingerprint() != d.fingerprint_)
-      throw FormatError("shard " + p + " was made with tokenizer " + s.tokenizer_fingerprint() + ", not " +
-                        d.fingerprint_);
+      throw FormatError("shard " + p + " was made with tokenizer " + s.tokenizer_fingerprint() +
+                        ", not " + d.fingerprint_);
     d.n_tokens_ += s.num_tokens();
     d.shards_.push_back(std::move(s));
   }
@@ -262,7 +274,8 @@ DatasetInfo DatasetInfo::load(const std::string& dir) {
   if (!is_directory(dir)) throw IoError("data directory " + dir + " does not exist");
   const std::string path = dir + "/dataset.json";
   if (!file_exists(path))
-    throw IoError("data directory " + dir + " has no dataset.json (make it with `blockattn shard`)");
+    throw IoError("data directory " + dir +
+                  " has no dataset.json (make it with `blockattn shard`)");
   try {
     nlohmann::json j = nlohmann::json::parse(read_file(path));
     DatasetInfo i;
@@ -293,12 +306,14 @@ void DatasetInfo::save(const std::string& dir) const {
 
 // ------------------------------------------------------------------------------------ builder
 
-DatasetInfo build_token_dataset(const std::string& tokenizer_path, const std::vector<std::string>& inputs,
-                                const std::string& out_dir, const ShardBuildOptions& options) {
+DatasetInfo build_token_dataset(const std::string& tokenizer_path,
+                                const std::vector<std::string>& inputs, const std::string& out_dir,
+                                const ShardBuildOptions& options) {
   std::unique_ptr<Tokenizer> tok = Tokenizer::from_file(tokenizer_path);
   if (inputs.empty()) throw InputError("no input JSONL files given");
   DatasetInfo info;
-  // Keep the source's name so Tokenizer::load finds it in a model dir later (".json", ".model", ".json.zst").
+  // Keep the source's name so Tokenizer::load finds it in a model dir later (".json", ".model",
+  // ".json.zst").
   const std::string base = std::filesystem::path(tokenizer_path).filename().string();
   const auto dot = base.find('.');
   info.tokenizer_file = "tokenizer" + (dot == std::string::npos ? std::string() : base.substr(dot));
@@ -309,8 +324,8 @@ DatasetInfo build_token_dataset(const std::string& tokenizer_path, const std::ve
   make_dirs(out_dir);
   TokenShardWriter train(out_dir + "/train", info.tokenizer_vocab_size, info.tokenizer_fingerprint,
                          options.tokens_per_shard);
-  TokenShardWriter validation(out_dir + "/validation", info.tokenizer_vocab_size, info.tokenizer_fingerprint,
-                              options.tokens_per_shard);
+  TokenShardWriter validation(out_dir + "/validation", info.tokenizer_vocab_size,
+                              info.tokenizer_fingerprint, options.tokens_per_shard);
   // Lines are parsed and tokenized in parallel batches, then appended in input order, so the
   // output does not depend on the thread count.
   const size_t threads = std::max<size_t>(1, options.threads);
@@ -336,12 +351,13 @@ DatasetInfo build_token_dataset(const std::string& tokenizer_path, const std::ve
       if (ids.empty()) continue;
       if (info.eos_id >= 0) ids.push_back(info.eos_id);
       ++info.documents;
-      const bool held_out = options.validation_every > 0 && info.documents % options.validation_every == 0;
+      const bool held_out =
+          options.validation_every > 0 && info.documents % options.validation_every == 0;
       (held_out ? validation : train).add_document(ids);
       if (options.progress && info.documents % 1000 == 0)
         options.progress(std::to_string(info.documents) + " documents, " +
-                         std::to_string(train.total_tokens() + validation.total_tokens()) + " tokens, " +
-                         std::to_string(bytes_read >> 20) + " MB read");
+                         std::to_string(train.total_tokens() + validation.total_tokens()) +
+                         " tokens, " + std::to_string(bytes_read >> 20) + " MB read");
     }
     lines.clear();
     wheres.clear();
@@ -368,8 +384,9 @@ DatasetInfo build_token_dataset(const std::string& tokenizer_path, const std::ve
   write_file_atomic(out_dir + "/" + info.tokenizer_file, read_file(tokenizer_path));
   info.save(out_dir);
   if (options.progress)
-    options.progress("done: " + std::to_string(info.documents) + " documents, " + std::to_string(info.train_tokens) +
-                     " train + " + std::to_string(info.validation_tokens) + " validation tokens");
+    options.progress("done: " + std::to_string(info.documents) + " documents, " +
+                     std::to_string(info.train_tokens) + " train + " +
+                     std::to_string(info.validation_tokens) + " validation tokens");
   return info;
 }
 

@@ -7,11 +7,13 @@
 namespace blockattn {
 
 torch::Device resolve_device(const std::string& name) {
-  if (name == "auto") return torch::cuda::is_available() ? torch::Device("cuda:0") : torch::Device(torch::kCPU);
+  if (name == "auto")
+    return torch::cuda::is_available() ? torch::Device("cuda:0") : torch::Device(torch::kCPU);
   if (name == "cpu") return torch::kCPU;
   if (name.rfind("cuda", 0) == 0) {
     if (!torch::cuda::is_available())
-      throw UnsupportedError("device \"" + name + "\" requested but this build/machine has no CUDA");
+      throw UnsupportedError("device \"" + name +
+                             "\" requested but this build/machine has no CUDA");
     return torch::Device(name == "cuda" ? "cuda:0" : name);
   }
   throw UnsupportedError("unknown device \"" + name + "\" (use auto, cpu, cuda or cuda:N)");
@@ -29,16 +31,19 @@ torch::Tensor Model::rms_norm(const torch::Tensor& x, const torch::Tensor& weigh
   return weight * (xf * torch::rsqrt(var + config_.rms_norm_eps)).to(x.scalar_type());
 }
 
-torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x, int64_t B,
-                                     const torch::Tensor& cos, const torch::Tensor& sin, KVCache* cache,
-                                     const torch::Tensor* mask) const {
+torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x,
+                                     int64_t B, const torch::Tensor& cos, const torch::Tensor& sin,
+                                     KVCache* cache, const torch::Tensor* mask) const {
   // x: [B*T, hidden]. The projections stay 2-D matmuls (as they always were for inference) so
   // inference results do not depend on whether a batch dimension exists.
   const int64_t T = x.size(0) / B;
   const int64_t hd = config_.head_dim;
-  torch::Tensor q = torch::linear(x, w.q_proj, w.q_bias).view({B, T, config_.num_heads, hd});     // [B, T, n_head, hd]
-  torch::Tensor k = torch::linear(x, w.k_proj, w.k_bias).view({B, T, config_.num_kv_heads, hd});  // [B, T, n_kv, hd]
-  torch::Tensor v = torch::linear(x, w.v_proj, w.v_bias).view({B, T, config_.num_kv_heads, hd});  // [B, T, n_kv, hd]
+  torch::Tensor q = torch::linear(x, w.q_proj, w.q_bias)
+                        .view({B, T, config_.num_heads, hd});  // [B, T, n_head, hd]
+  torch::Tensor k = torch::linear(x, w.k_proj, w.k_bias)
+                        .view({B, T, config_.num_kv_heads, hd});  // [B, T, n_kv, hd]
+  torch::Tensor v = torch::linear(x, w.v_proj, w.v_bias)
+                        .view({B, T, config_.num_kv_heads, hd});  // [B, T, n_kv, hd]
   if (config_.qk_norm) {
     q = rms_norm(q, w.q_norm);
     k = rms_norm(k, w.k_norm);
@@ -63,8 +68,9 @@ torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const
       out = compat::attention(q, keys, values, std::nullopt, /*causal=*/false);
     } else {
       // Query i sits at position past + i: it sees all cached positions and new ones up to itself.
-      torch::Tensor allowed = torch::ones({T, past + T}, torch::TensorOptions().dtype(torch::kBool).device(device_))
-                                  .tril(past);  // [T, past+T]
+      torch::Tensor allowed =
+          torch::ones({T, past + T}, torch::TensorOptions().dtype(torch::kBool).device(device_))
+              .tril(past);  // [T, past+T]
       out = compat::attention(q, keys, values, allowed, /*causal=*/false);
     }
   }
@@ -78,8 +84,9 @@ torch::Tensor Model::mlp_block(const LayerWeights& w, const torch::Tensor& x) co
   return torch::linear(torch::silu(gate) * up, w.down_proj, w.down_bias);
 }
 
-torch::Tensor Model::run_layers(torch::Tensor x, int64_t B, const torch::Tensor& cos, const torch::Tensor& sin,
-                                KVCache* cache, const torch::Tensor* mask) const {
+torch::Tensor Model::run_layers(torch::Tensor x, int64_t B, const torch::Tensor& cos,
+                                const torch::Tensor& sin, KVCache* cache,
+                                const torch::Tensor* mask) const {
   for (int64_t l = 0; l < config_.num_layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
     x = x + attention_block(w, l, rms_norm(x, w.input_norm), B, cos, sin, cache, mask);
@@ -94,9 +101,10 @@ torch::Tensor Model::forward(const torch::Tensor& ids, KVCache& cache, LogitsFor
   if (T == 0) throw InputError("forward() needs at least one token");
   const int64_t start = cache.next_position();
   if (start + T > config_.max_position_embeddings)
-    throw InputError("sequence of " + std::to_string(start + T) + " tokens exceeds the model's context of " +
+    throw InputError("sequence of " + std::to_string(start + T) +
+                     " tokens exceeds the model's context of " +
                      std::to_string(config_.max_position_embeddings));
-  auto [cos, sin] = rope_.cos_sin_range(start, T, options());  // [T, hd] each
+  auto [cos, sin] = rope_.cos_sin_range(start, T, options());                        // [T, hd] each
   torch::Tensor x = weights_.embed.index_select(0, ids.to(device_, torch::kInt64));  // [T, hidden]
   x = run_layers(x, /*B=*/1, cos, sin, &cache);                                      // [T, hidden]
   cache.commit(T);
@@ -107,41 +115,44 @@ torch::Tensor Model::forward(const torch::Tensor& ids, KVCache& cache, LogitsFor
 
 torch::Tensor Model::final_hidden(const torch::Tensor& ids, const torch::Tensor* mask,
                                   const torch::Tensor* positions) const {
-  if (ids.dim() != 2 || ids.size(1) == 0) throw InputError("the model needs ids of shape [B, T] with T > 0");
+  if (ids.dim() != 2 || ids.size(1) == 0)
+    throw InputError("the model needs ids of shape [B, T] with T > 0");
   const int64_t B = ids.size(0), T = ids.size(1);
   const int64_t context = config_.max_position_embeddings;
   torch::Tensor cos, sin;  // [T, hd], or [B, 1, T, hd] with explicit positions
   if (positions) {
-    const bool shape_ok = (positions->dim() == 1 && positions->size(0) == T) ||
-                          (positions->dim() == 2 && positions->size(0) == B && positions->size(1) == T);
+    const bool shape_ok =
+        (positions->dim() == 1 && positions->size(0) == T) ||
+        (positions->dim() == 2 && positions->size(0) == B && positions->size(1) == T);
     if (!shape_ok || positions->scalar_type() != torch::kInt64)
       throw InputError("positions must be int64 [T] or [B, T] with B = " + std::to_string(B) +
                        ", T = " + std::to_string(T));
     const int64_t lo = positions->min().item<int64_t>(), hi = positions->max().item<int64_t>();
     if (lo < 0 || hi >= context)
-      throw InputError("position " + std::to_string(lo < 0 ? lo : hi) + " is outside the model's context of " +
-                       std::to_string(context));
+      throw InputError("position " + std::to_string(lo < 0 ? lo : hi) +
+                       " is outside the model's context of " + std::to_string(context));
     auto [table_cos, table_sin] = rope_.cos_sin_range(0, hi + 1, options());  // [hi+1, hd] each
     torch::Tensor index = positions->to(device_).expand({B, T}).reshape({B * T});  // [B*T]
     cos = table_cos.index_select(0, index).view({B, 1, T, -1});
     sin = table_sin.index_select(0, index).view({B, 1, T, -1});
   } else {
     if (T > context)
-      throw InputError("sequence of " + std::to_string(T) + " tokens exceeds the model's context of " +
-                       std::to_string(context));
+      throw InputError("sequence of " + std::to_string(T) +
+                       " tokens exceeds the model's context of " + std::to_string(context));
     std::tie(cos, sin) = rope_.cos_sin_range(0, T, options());
   }
   if (mask) {
-    const bool shape_ok = (mask->dim() == 2 && mask->size(0) == T && mask->size(1) == T) ||
-                          (mask->dim() == 3 && mask->size(0) == B && mask->size(1) == T && mask->size(2) == T);
+    const bool shape_ok =
+        (mask->dim() == 2 && mask->size(0) == T && mask->size(1) == T) ||
+        (mask->dim() == 3 && mask->size(0) == B && mask->size(1) == T && mask->size(2) == T);
     if (mask->scalar_type() != torch::kBool || !shape_ok)
-      throw InputError("attention mask must be bool [T, T] or [B, T, T] with B = " + std::to_string(B) +
-                       ", T = " + std::to_string(T));
+      throw InputError("attention mask must be bool [T, T] or [B, T, T] with B = " +
+                       std::to_string(B) + ", T = " + std::to_string(T));
   }
   torch::Tensor mask4;  // [T, T] or [B, 1, T, T]: broadcast over heads
   if (mask) mask4 = mask->dim() == 3 ? mask->to(device_).unsqueeze(1) : mask->to(device_);
-  torch::Tensor flat = ids.to(device_, torch::kInt64).reshape({B * T});  // [B*T]
-  torch::Tensor x = weights_.embed.index_select(0, flat);               // [B*T, hidden]
+  torch::Tensor flat = ids.to(device_, torch::kInt64).reshape({B * T});        // [B*T]
+  torch::Tensor x = weights_.embed.index_select(0, flat);                      // [B*T, hidden]
   x = run_layers(x, B, cos, sin, /*cache=*/nullptr, mask ? &mask4 : nullptr);  // [B*T, hidden]
   return rms_norm(x, weights_.final_norm);                                     // [B*T, hidden]
 }
@@ -155,7 +166,9 @@ torch::Tensor Model::forward_train(const torch::Tensor& ids, const torch::Tensor
 }
 
 torch::Tensor Model::hidden_states(const torch::Tensor& ids) const {
-  return final_hidden(ids).to(torch::kFloat32).view({ids.size(0), ids.size(1), config_.hidden_size});
+  return final_hidden(ids)
+      .to(torch::kFloat32)
+      .view({ids.size(0), ids.size(1), config_.hidden_size});
 }
 
 }  // namespace blockattn

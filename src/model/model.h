@@ -17,7 +17,8 @@ namespace blockattn {
 
 struct ModelLoadOptions {
   std::string device = "auto";  // "auto" (cuda if available, else cpu), "cpu", "cuda", "cuda:N"
-  std::string dtype = "auto";   // "auto": bfloat16 on CUDA, float32 on CPU; or float32/bfloat16/float16
+  std::string dtype =
+      "auto";  // "auto": bfloat16 on CUDA, float32 on CPU; or float32/bfloat16/float16
 };
 
 // Which rows of logits forward() computes: the lm_head is the largest matmul for small models.
@@ -38,7 +39,9 @@ class Model {
   const RotaryEmbedding& rope() const { return rope_; }
   torch::Device device() const { return device_; }
   torch::ScalarType dtype() const { return dtype_; }
-  torch::TensorOptions options() const { return torch::TensorOptions().dtype(dtype_).device(device_); }
+  torch::TensorOptions options() const {
+    return torch::TensorOptions().dtype(dtype_).device(device_);
+  }
   // Hex hash of config + every weight byte: part of every block-cache key.
   const std::string& fingerprint() const { return fingerprint_; }
   ModelWeights& weights() { return weights_; }
@@ -72,10 +75,12 @@ class Model {
   // Embedding, layers and final norm of ids [B, T]: [B*T, hidden] in the model dtype.
   torch::Tensor final_hidden(const torch::Tensor& ids, const torch::Tensor* mask = nullptr,
                              const torch::Tensor* positions = nullptr) const;
-  torch::Tensor run_layers(torch::Tensor x, int64_t B, const torch::Tensor& cos, const torch::Tensor& sin,
-                           KVCache* cache, const torch::Tensor* mask = nullptr) const;
-  torch::Tensor attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x, int64_t B,
-                                const torch::Tensor& cos, const torch::Tensor& sin, KVCache* cache, const torch::Tensor* mask = nullptr) const;
+  torch::Tensor run_layers(torch::Tensor x, int64_t B, const torch::Tensor& cos,
+                           const torch::Tensor& sin, KVCache* cache,
+                           const torch::Tensor* mask = nullptr) const;
+  torch::Tensor attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x,
+                                int64_t B, const torch::Tensor& cos, const torch::Tensor& sin,
+                                KVCache* cache, const torch::Tensor* mask = nullptr) const;
   torch::Tensor mlp_block(const LayerWeights& w, const torch::Tensor& x) const;
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
 

@@ -5,7 +5,9 @@
 namespace blockattn::segment {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 std::string lower(std::string s) {
   for (char& c : s)
@@ -36,7 +38,8 @@ size_t snap_to_line_start(const std::string& t, size_t pos) {
 // `func` would leave them at the end of the previous block, which is not where a reader puts
 // them. Walks back over directly preceding comment lines (no blank line between), never below
 // `floor` (the previous block start).
-size_t extend_over_comments(const std::string& t, size_t start, size_t floor, const std::string& category) {
+size_t extend_over_comments(const std::string& t, size_t start, size_t floor,
+                            const std::string& category) {
   const bool hash_comments = category == "python";
   const bool decorators = category == "python" || category == "typescript";
   while (start > floor && t[start - 1] == '\n') {
@@ -46,7 +49,8 @@ size_t extend_over_comments(const std::string& t, size_t start, size_t floor, co
     if (ls < floor) break;
     const std::string_view line = trim_view(std::string_view(t).substr(ls, le - ls));
     if (line.empty()) break;
-    if (starts_with(line, "//") || (hash_comments && line[0] == '#') || (decorators && line[0] == '@')) {
+    if (starts_with(line, "//") || (hash_comments && line[0] == '#') ||
+        (decorators && line[0] == '@')) {
       start = ls;
       continue;
     }
@@ -77,7 +81,8 @@ const std::vector<BlockPolicy>& corpus_policies() {
       {"faq", 2, false, false, "question with its answer (or a top-level section)"},
       {"fortune", 1, false, false, "one fortune"},
       {"glossary", 1, false, true, "term entry"},
-      {"go", 1, true, false, "top-level declaration (func, method, type, var, const) with its comment"},
+      {"go", 1, true, false,
+       "top-level declaration (func, method, type, var, const) with its comment"},
       {"license", 2, false, false, "section or numbered clause"},
       {"man-page", 2, false, false, "section or subsection (NAME, SYNOPSIS, DESCRIPTION, ...)"},
       {"manual", 2, false, false, "chapter or section (with its subsections)"},
@@ -106,13 +111,17 @@ std::vector<GoldBlock> document_blocks(const SourceDoc& doc, const BlockPolicy& 
       last_title = std::move(key);
     }
     size_t pos = snap_to_line_start(t, s.offset);
-    if (policy.code) pos = extend_over_comments(t, pos, starts.empty() ? 0 : starts.back().first + 1, policy.category);
-    if (!starts.empty() && pos <= starts.back().first) continue;  // same start (or a comment already taken)
+    if (policy.code)
+      pos = extend_over_comments(t, pos, starts.empty() ? 0 : starts.back().first + 1,
+                                 policy.category);
+    if (!starts.empty() && pos <= starts.back().first)
+      continue;  // same start (or a comment already taken)
     starts.emplace_back(pos, s.title);
   }
   // A preamble (module docstring, package clause, a book's front matter) is a block; blank
   // space before the first heading is not.
-  if (starts.empty() || (starts.front().first > 0 && !trim_view(std::string_view(t).substr(0, starts.front().first)).empty()))
+  if (starts.empty() || (starts.front().first > 0 &&
+                         !trim_view(std::string_view(t).substr(0, starts.front().first)).empty()))
     starts.insert(starts.begin(), {0, std::string()});
 
   std::vector<GoldBlock> blocks;

@@ -47,12 +47,12 @@ struct SegDataOptions {
   // chosen by a seeded hash. 0 keeps the corpus's split.
   double eval_min_fraction = 0;
 
-  unsigned threads = 2;  // token counting
+  unsigned threads = 2;                              // token counting
   std::function<void(const std::string&)> progress;  // one-line messages
 };
 
 struct SegDataReport {
-  SegDataSheet datasheet;         // what datasheet.{md,json} hold
+  SegDataSheet datasheet;          // what datasheet.{md,json} hold
   std::vector<std::string> files;  // written, in order
   size_t instances = 0, boundaries = 0, tokens = 0;
   double seconds = 0;

@@ -9,7 +9,9 @@
 namespace blockattn::segment {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 std::string trim_copy(std::string_view s) {
   size_t b = 0, e = s.size();
@@ -23,15 +25,27 @@ bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
 
 const char* const kOpeners[] = {
-    "Can you explain {}?",        "What should I know about {}?", "Tell me about {}.",
-    "Next topic: {}. What does it cover?", "I have a question about {}.", "How does {} work?",
-    "Could you summarise {} for me?", "Let's switch to {}. What is it about?",
+    "Can you explain {}?",
+    "What should I know about {}?",
+    "Tell me about {}.",
+    "Next topic: {}. What does it cover?",
+    "I have a question about {}.",
+    "How does {} work?",
+    "Could you summarise {} for me?",
+    "Let's switch to {}. What is it about?",
 };
 const char* const kFollowUps[] = {
-    "Go on.", "Can you tell me more?", "What else?", "And then?", "Please continue.",
-    "Anything else I should know?", "OK, and after that?", "Interesting. More, please.",
+    "Go on.",
+    "Can you tell me more?",
+    "What else?",
+    "And then?",
+    "Please continue.",
+    "Anything else I should know?",
+    "OK, and after that?",
+    "Interesting. More, please.",
 };
-const char* const kTopicalFollowUps[] = {"What else about {}?", "Tell me more about {}.", "Is there more on {}?"};
+const char* const kTopicalFollowUps[] = {"What else about {}?", "Tell me more about {}.",
+                                         "Is there more on {}?"};
 
 std::string fill(const char* tmpl, const std::string& topic) {
   std::string s = tmpl;
@@ -46,7 +60,8 @@ std::string in_sentence(const std::string& topic) {
   if (topic.size() >= 2 && is_upper(topic[0]) && is_lower(topic[1])) {
     const size_t sp = topic.find(' ');
     const std::string first = topic.substr(0, sp);
-    for (const char* w : {"The", "A", "An", "Using", "How", "What", "Why", "When", "Where", "Other", "Some", "More"})
+    for (const char* w : {"The", "A", "An", "Using", "How", "What", "Why", "When", "Where", "Other",
+                          "Some", "More"})
       if (first == w) return static_cast<char>(topic[0] - 'A' + 'a') + topic.substr(1);
   }
   return topic;
@@ -70,8 +85,8 @@ std::string iso_date(int64_t days) {
   const int64_t m = mp < 10 ? mp + 3 : mp - 9;
   if (m <= 2) ++y;
   char buf[80];
-  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lld", static_cast<long long>(y), static_cast<long long>(m),
-                static_cast<long long>(d));
+  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lld", static_cast<long long>(y),
+                static_cast<long long>(m), static_cast<long long>(d));
   return buf;
 }
 
@@ -109,7 +124,8 @@ std::string topic_of(const std::string& title, const std::string& doc_title) {
   }
   // Leading section numbers: "9.1.2. ", "1. ", "A.1 ".
   size_t i = 0;
-  while (i < t.size() && (is_digit(t[i]) || t[i] == '.' || (is_upper(t[i]) && i + 1 < t.size() && t[i + 1] == '.')))
+  while (i < t.size() &&
+         (is_digit(t[i]) || t[i] == '.' || (is_upper(t[i]) && i + 1 < t.size() && t[i + 1] == '.')))
     ++i;
   if (i > 0 && i < t.size() && t[i] == ' ') t = t.substr(i + 1);
   t = trim_copy(t);
@@ -123,10 +139,13 @@ std::string topic_of(const std::string& title, const std::string& doc_title) {
     for (size_t k = 1; k < t.size(); ++k)
       if (is_upper(t[k])) t[k] = static_cast<char>(t[k] - 'A' + 'a');
   static const char* const kGeneric[] = {
-      "Name", "Synopsis", "Description", "Examples", "Example", "Notes", "Note", "See also", "Errata", "Overview",
-      "Introduction", "Options", "Parameters", "Return value", "Arguments", "Author", "Authors", "Bugs", "Files",
-      "Environment", "History", "Compatibility", "Security", "Configuration", "Usage", "Summary", "Discussion",
-      "Exit status", "Errors", "Versions", "Conforming to", "Standards", "Attributes", "Caveats", "Version"};
+      "Name",          "Synopsis",      "Description", "Examples",      "Example",
+      "Notes",         "Note",          "See also",    "Errata",        "Overview",
+      "Introduction",  "Options",       "Parameters",  "Return value",  "Arguments",
+      "Author",        "Authors",       "Bugs",        "Files",         "Environment",
+      "History",       "Compatibility", "Security",    "Configuration", "Usage",
+      "Summary",       "Discussion",    "Exit status", "Errors",        "Versions",
+      "Conforming to", "Standards",     "Attributes",  "Caveats",       "Version"};
   const std::string doc = trim_copy(doc_title);
   if (!doc.empty() && doc != t)
     for (const char* g : kGeneric)
@@ -134,11 +153,13 @@ std::string topic_of(const std::string& title, const std::string& doc_title) {
   return t;
 }
 
-bool make_passage(const std::string& block_text, const std::string& title, const std::string& doc_title,
-                  ChatPassage& out, size_t max_body_bytes) {
+bool make_passage(const std::string& block_text, const std::string& title,
+                  const std::string& doc_title, ChatPassage& out, size_t max_body_bytes) {
   const std::string text = trim_copy(block_text);
   const size_t nl = text.find('\n');
-  if (nl == std::string::npos || trim_copy(std::string_view(text).substr(0, nl)) != trim_copy(title)) return false;
+  if (nl == std::string::npos ||
+      trim_copy(std::string_view(text).substr(0, nl)) != trim_copy(title))
+    return false;
   const std::string topic = topic_of(title, doc_title);
   bool letters = false;
   for (char c : topic) letters |= is_upper(c) || is_lower(c);
@@ -160,15 +181,17 @@ bool make_passage(const std::string& block_text, const std::string& title, const
   return !out.paragraphs.empty();
 }
 
-std::vector<SegInstance> build_conversations(const std::vector<ChatPassage>& pool, const DatasetCounter& counter,
-                                             size_t min_tokens, size_t max_tokens, uint64_t seed, double fraction,
+std::vector<SegInstance> build_conversations(const std::vector<ChatPassage>& pool,
+                                             const DatasetCounter& counter, size_t min_tokens,
+                                             size_t max_tokens, uint64_t seed, double fraction,
                                              WindowStats& stats) {
   data::SynthRng rng(seed);
   // A shuffled `fraction` of the pool, in that order.
   std::vector<size_t> order(pool.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
-  order.resize(static_cast<size_t>(std::ceil(std::min(1.0, std::max(0.0, fraction)) * static_cast<double>(order.size()))));
+  order.resize(static_cast<size_t>(
+      std::ceil(std::min(1.0, std::max(0.0, fraction)) * static_cast<double>(order.size()))));
   std::vector<char> available(pool.size(), 0);
   for (size_t i : order) available[i] = 1;
   std::map<std::pair<size_t, size_t>, size_t> by_position;
@@ -199,7 +222,8 @@ std::vector<SegInstance> build_conversations(const std::vector<ChatPassage>& poo
     bool exhausted = false;
     for (int session = 1; est < target && !exhausted; ++session) {
       if (session > 1) day += 1 + static_cast<int64_t>(rng.below(30));
-      const std::string header = "Session " + std::to_string(session) + " \u2014 " + iso_date(day) + "\n\n";
+      const std::string header =
+          "Session " + std::to_string(session) + " \u2014 " + iso_date(day) + "\n\n";
       const size_t topics = 2 + rng.below(4);
       for (size_t t = 0; t < topics && est < target; ++t) {
         const ChatPassage* p = next_passage(t > 0 ? prev : nullptr);
@@ -221,8 +245,10 @@ std::vector<SegInstance> build_conversations(const std::vector<ChatPassage>& poo
     SegInstance inst;
     std::vector<InstancePiece> cut;
     const PieceFit fit = finalize_instance(pieces, counter, min_tokens, max_tokens, inst, &cut);
-    if (fit == PieceFit::kOk) out.push_back(std::move(inst));
-    else cut.insert(cut.end(), pieces.begin(), pieces.end());
+    if (fit == PieceFit::kOk)
+      out.push_back(std::move(inst));
+    else
+      cut.insert(cut.end(), pieces.begin(), pieces.end());
     for (const InstancePiece& p : cut) {
       ++stats.dropped_pieces;
       stats.dropped_tokens += p.tokens;

@@ -41,8 +41,8 @@ void check_document(const data::Document& d) {
   size_t prev = 0;
   for (const data::Section& s : d.structure) {
     if (s.offset > d.text.size())
-      throw FormatError("section '" + s.title + "' offset " + std::to_string(s.offset) + " is past the text end (" +
-                        std::to_string(d.text.size()) + " bytes)");
+      throw FormatError("section '" + s.title + "' offset " + std::to_string(s.offset) +
+                        " is past the text end (" + std::to_string(d.text.size()) + " bytes)");
     if (!is_char_start(d.text, s.offset))
       throw FormatError("section '" + s.title + "' offset " + std::to_string(s.offset) +
                         " is inside a UTF-8 character");
@@ -103,10 +103,12 @@ std::string refine_category(const data::Document& doc) {
   (void)part;
   const size_t slash = group.rfind('/');
   const std::string base = lower(slash == std::string::npos ? group : group.substr(slash + 1));
-  const bool prose = doc.category == "manual" || doc.category == "api-reference" || doc.category == "tutorial";
+  const bool prose =
+      doc.category == "manual" || doc.category == "api-reference" || doc.category == "tutorial";
   if (prose && base.find("faq") != std::string::npos) return "faq";
   const std::string source = doc.id.substr(0, doc.id.find('/'));
-  if (doc.category == "manual" && (source == "debian-handbook" || source == "debian-reference")) return "book";
+  if (doc.category == "manual" && (source == "debian-handbook" || source == "debian-reference"))
+    return "book";
   return doc.category;
 }
 
@@ -146,7 +148,8 @@ std::vector<SourceDoc> read_split_file(const std::string& path) {
   out.reserve(order.size());
   for (const std::string& group : order) {
     std::vector<Part>& parts = groups[group];
-    std::stable_sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) { return a.number < b.number; });
+    std::stable_sort(parts.begin(), parts.end(),
+                     [](const Part& a, const Part& b) { return a.number < b.number; });
     SourceDoc sd;
     sd.group = group;
     const data::Document& first = parts.front().doc;

@@ -14,12 +14,12 @@ namespace blockattn::segment {
 
 // One logical source document: a corpus document, or the parts #0..#n of one file joined.
 struct SourceDoc {
-  std::string group;            // the corpus id up to '#': one file
-  std::vector<std::string> part_ids;    // corpus ids of the parts, in order
-  std::vector<size_t> part_offsets;     // byte offset in `text` where each part starts
-  std::string source;           // corpus source name (id up to the first '/')
+  std::string group;                  // the corpus id up to '#': one file
+  std::vector<std::string> part_ids;  // corpus ids of the parts, in order
+  std::vector<size_t> part_offsets;   // byte offset in `text` where each part starts
+  std::string source;                 // corpus source name (id up to the first '/')
   std::string source_package;
-  std::string category;         // refined, see refine_category()
+  std::string category;  // refined, see refine_category()
   std::string title;
   std::string text;
   std::vector<data::Section> structure;  // sorted by offset, offsets inside `text`

@@ -29,7 +29,8 @@ class DatasetCounter {
 
   size_t count(std::string_view text) const { return fn_(text); }
   // Counts of every text, in order, on up to `threads` threads.
-  std::vector<size_t> count_many(const std::vector<std::string_view>& texts, unsigned threads) const;
+  std::vector<size_t> count_many(const std::vector<std::string_view>& texts,
+                                 unsigned threads) const;
   // "sentencepiece tokenizer <path> (fingerprint ...)", "approximate: 4.0 bytes/token", ...
   const std::string& description() const { return description_; }
 

@@ -17,7 +17,8 @@ std::string fixed1(double v) {
   return buf;
 }
 
-SegDataCategoryStats total_of(const std::map<std::string, SegDataCategoryStats>& by_category, size_t nbuckets) {
+SegDataCategoryStats total_of(const std::map<std::string, SegDataCategoryStats>& by_category,
+                              size_t nbuckets) {
   SegDataCategoryStats t;
   t.histogram.assign(nbuckets, 0);
   for (const auto& [cat, s] : by_category) {
@@ -27,7 +28,8 @@ SegDataCategoryStats total_of(const std::map<std::string, SegDataCategoryStats>&
     t.source_docs += s.source_docs;
     t.available_tokens += s.available_tokens;
     t.dropped_tokens += s.dropped_tokens;
-    for (size_t i = 0; i < s.histogram.size() && i < nbuckets; ++i) t.histogram[i] += s.histogram[i];
+    for (size_t i = 0; i < s.histogram.size() && i < nbuckets; ++i)
+      t.histogram[i] += s.histogram[i];
   }
   return t;
 }
@@ -51,7 +53,8 @@ std::string bucket_label(const std::pair<size_t, size_t>& b) {
   return std::to_string(b.first) + "-" + std::to_string(b.second);
 }
 
-void add_instance(SegDataCategoryStats& s, const SegInstance& inst, const std::vector<std::pair<size_t, size_t>>& buckets) {
+void add_instance(SegDataCategoryStats& s, const SegInstance& inst,
+                  const std::vector<std::pair<size_t, size_t>>& buckets) {
   s.histogram.resize(buckets.size(), 0);
   ++s.instances;
   s.boundaries += inst.boundaries.size();
@@ -66,13 +69,15 @@ void add_instance(SegDataCategoryStats& s, const SegInstance& inst, const std::v
 std::string datasheet_markdown(const SegDataSheet& d) {
   std::ostringstream o;
   o << "# Segmentation dataset: datasheet\n\n";
-  o << "- seed " << d.seed << ", instances of " << d.min_tokens << "-" << d.max_tokens << " tokens\n";
+  o << "- seed " << d.seed << ", instances of " << d.min_tokens << "-" << d.max_tokens
+    << " tokens\n";
   o << "- token counts: " << d.counter << "\n";
-  o << "- synthetic categories (conversation, multi-document) draw on " << fixed1(100 * d.synthetic_fraction)
-    << "% of their split's passages\n";
+  o << "- synthetic categories (conversation, multi-document) draw on "
+    << fixed1(100 * d.synthetic_fraction) << "% of their split's passages\n";
   if (d.eval_min_fraction > 0)
-    o << "- splits rebalanced: validation and test get at least " << fixed1(100 * d.eval_min_fraction)
-      << "% of each category's bytes; " << d.moved_groups << " source files moved from train\n";
+    o << "- splits rebalanced: validation and test get at least "
+      << fixed1(100 * d.eval_min_fraction) << "% of each category's bytes; " << d.moved_groups
+      << " source files moved from train\n";
   else
     o << "- splits: the corpus's own (by source document)\n";
   o << "\n";
@@ -80,21 +85,23 @@ std::string datasheet_markdown(const SegDataSheet& d) {
     auto it = d.stats.find(split);
     if (it == d.stats.end()) continue;
     o << "## " << split << "\n\n";
-    o << "| category | instances | boundaries | tokens | mean block tokens | source docs | text used |";
+    o << "| category | instances | boundaries | tokens | mean block tokens | source docs | text "
+         "used |";
     for (const auto& b : d.buckets) o << " " << bucket_label(b) << " |";
     o << "\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |";
     for (size_t i = 0; i < d.buckets.size(); ++i) o << " ---: |";
     o << "\n";
     auto row = [&](const std::string& name, const SegDataCategoryStats& s) {
-      o << "| " << name << " | " << s.instances << " | " << s.boundaries << " | " << s.tokens << " | "
-        << fixed1(s.mean_block_tokens()) << " | " << s.source_docs << " | ";
+      o << "| " << name << " | " << s.instances << " | " << s.boundaries << " | " << s.tokens
+        << " | " << fixed1(s.mean_block_tokens()) << " | " << s.source_docs << " | ";
       if (s.available_tokens)
         o << fixed1(100.0 * static_cast<double>(s.available_tokens - s.dropped_tokens) /
                     static_cast<double>(s.available_tokens))
           << "% |";
       else
         o << "- |";
-      for (size_t i = 0; i < d.buckets.size(); ++i) o << " " << (i < s.histogram.size() ? s.histogram[i] : 0) << " |";
+      for (size_t i = 0; i < d.buckets.size(); ++i)
+        o << " " << (i < s.histogram.size() ? s.histogram[i] : 0) << " |";
       o << "\n";
     };
     for (const std::string& cat : d.categories) {
@@ -106,9 +113,12 @@ std::string datasheet_markdown(const SegDataSheet& d) {
   }
   o << "## Gold blocks\n\n| category | a block is |\n| --- | --- |\n";
   for (const auto& [cat, unit] : d.category_units) o << "| " << cat << " | " << unit << " |\n";
-  o << "\n\"text used\": share of the split's text in the category (its blocks counted alone) that is in some "
-       "instance; the rest is blocks longer than the maximum alone and tails too short for an instance. "
-       "Conversation and multi-document reuse passages of the other categories of the same split.\n";
+  o << "\n\"text used\": share of the split's text in the category (its blocks counted alone) that "
+       "is in some "
+       "instance; the rest is blocks longer than the maximum alone and tails too short for an "
+       "instance. "
+       "Conversation and multi-document reuse passages of the other categories of the same "
+       "split.\n";
   return o.str();
 }
 
@@ -122,7 +132,8 @@ std::string datasheet_json(const SegDataSheet& d) {
   j["eval_min_fraction"] = d.eval_min_fraction;
   j["moved_groups"] = d.moved_groups;
   nlohmann::ordered_json buckets = nlohmann::ordered_json::array();
-  for (const auto& b : d.buckets) buckets.push_back({{"label", bucket_label(b)}, {"lo", b.first}, {"hi", b.second}});
+  for (const auto& b : d.buckets)
+    buckets.push_back({{"label", bucket_label(b)}, {"lo", b.first}, {"hi", b.second}});
   j["buckets"] = buckets;
   nlohmann::ordered_json units = nlohmann::ordered_json::object();
   for (const auto& [cat, unit] : d.category_units) units[cat] = unit;

@@ -14,7 +14,9 @@
 namespace blockattn::segment {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 }  // namespace
 
@@ -55,15 +57,18 @@ void check_instance(const SegInstance& inst) {
   size_t prev = 0;
   for (size_t b : inst.boundaries) {
     const std::string at = what + ": boundary " + std::to_string(b);
-    if (b <= prev) throw InputError(at + " is not after the previous one (" + std::to_string(prev) + ")");
+    if (b <= prev)
+      throw InputError(at + " is not after the previous one (" + std::to_string(prev) + ")");
     if (b >= inst.text.size()) throw InputError(at + " is not inside the text");
-    if ((static_cast<unsigned char>(inst.text[b]) & 0xC0) == 0x80) throw InputError(at + " splits a character");
+    if ((static_cast<unsigned char>(inst.text[b]) & 0xC0) == 0x80)
+      throw InputError(at + " splits a character");
     if (inst.text[b - 1] != '\n') throw InputError(at + " is not at a line start");
     prev = b;
   }
 }
 
-void render_pieces(const std::vector<InstancePiece>& pieces, std::string& text, std::vector<size_t>& boundaries) {
+void render_pieces(const std::vector<InstancePiece>& pieces, std::string& text,
+                   std::vector<size_t>& boundaries) {
   text.clear();
   boundaries.clear();
   for (size_t i = 0; i < pieces.size(); ++i) {
@@ -78,16 +83,19 @@ void render_pieces(const std::vector<InstancePiece>& pieces, std::string& text, 
     // A joined piece starts at its first line with content (indentation kept).
     size_t from = 0;
     if (joined)
-      for (size_t k = 0; k < pieces[i].text.size() && (pieces[i].text[k] == '\n' || pieces[i].text[k] == '\r' ||
-                                                        pieces[i].text[k] == ' ' || pieces[i].text[k] == '\t'); ++k)
+      for (size_t k = 0;
+           k < pieces[i].text.size() && (pieces[i].text[k] == '\n' || pieces[i].text[k] == '\r' ||
+                                         pieces[i].text[k] == ' ' || pieces[i].text[k] == '\t');
+           ++k)
         if (pieces[i].text[k] == '\n') from = k + 1;
     text.append(pieces[i].text, from, std::string::npos);
   }
   while (!text.empty() && is_space(text.back())) text.pop_back();
 }
 
-PieceFit finalize_instance(std::vector<InstancePiece>& pieces, const DatasetCounter& counter, size_t min_tokens, size_t max_tokens,
-                      SegInstance& out, std::vector<InstancePiece>* dropped) {
+PieceFit finalize_instance(std::vector<InstancePiece>& pieces, const DatasetCounter& counter,
+                           size_t min_tokens, size_t max_tokens, SegInstance& out,
+                           std::vector<InstancePiece>* dropped) {
   // A blank piece would put a boundary on nothing.
   pieces.erase(std::remove_if(pieces.begin(), pieces.end(),
                               [](const InstancePiece& p) {

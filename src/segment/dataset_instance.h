@@ -12,7 +12,7 @@
 namespace blockattn::segment {
 
 struct SegInstance {
-  std::string id;        // "<split>/<category>/<n>"
+  std::string id;  // "<split>/<category>/<n>"
   std::string category;
   std::string split;
   std::string text;
@@ -47,14 +47,16 @@ struct InstancePiece {
 
 // Joins pieces into text and boundaries (every piece but the first starts a block); the text
 // has no trailing whitespace.
-void render_pieces(const std::vector<InstancePiece>& pieces, std::string& text, std::vector<size_t>& boundaries);
+void render_pieces(const std::vector<InstancePiece>& pieces, std::string& text,
+                   std::vector<size_t>& boundaries);
 
 enum class PieceFit { kOk, kTooShort, kFailed };
 
 // Renders `pieces`, counts the text exactly and checks [min_tokens, max_tokens]. Over the
 // maximum, trailing pieces are dropped (they are returned in `dropped`) until it fits. kTooShort:
 // below the minimum (the caller may add pieces and retry). kFailed: fewer than two blocks left.
-PieceFit finalize_instance(std::vector<InstancePiece>& pieces, const DatasetCounter& counter, size_t min_tokens, size_t max_tokens,
-                      SegInstance& out, std::vector<InstancePiece>* dropped = nullptr);
+PieceFit finalize_instance(std::vector<InstancePiece>& pieces, const DatasetCounter& counter,
+                           size_t min_tokens, size_t max_tokens, SegInstance& out,
+                           std::vector<InstancePiece>* dropped = nullptr);
 
 }  // namespace blockattn::segment

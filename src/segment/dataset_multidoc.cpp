@@ -6,14 +6,16 @@
 namespace blockattn::segment {
 
 std::vector<RagItem> document_items(const SourceDoc& doc, const std::vector<GoldBlock>& blocks,
-                                    const std::vector<size_t>& block_tokens, size_t lo_tokens, size_t hi_tokens,
-                                    data::SynthRng& rng) {
+                                    const std::vector<size_t>& block_tokens, size_t lo_tokens,
+                                    size_t hi_tokens, data::SynthRng& rng) {
   std::vector<RagItem> out;
   size_t i = 0;
   while (i < blocks.size()) {
-    const size_t target = lo_tokens + rng.below(hi_tokens > lo_tokens ? hi_tokens - lo_tokens + 1 : 1);
+    const size_t target =
+        lo_tokens + rng.below(hi_tokens > lo_tokens ? hi_tokens - lo_tokens + 1 : 1);
     size_t j = i, sum = 0;
-    while (j < blocks.size() && (j == i || sum + block_tokens[j] <= target)) sum += block_tokens[j++];
+    while (j < blocks.size() && (j == i || sum + block_tokens[j] <= target))
+      sum += block_tokens[j++];
     if (sum >= std::max<size_t>(1, lo_tokens / 3)) {
       RagItem item;
       item.piece.text = doc.text.substr(blocks[i].begin, blocks[j - 1].end - blocks[i].begin);
@@ -27,11 +29,13 @@ std::vector<RagItem> document_items(const SourceDoc& doc, const std::vector<Gold
   return out;
 }
 
-std::vector<SegInstance> build_multidoc(std::vector<RagItem> items, const DatasetCounter& counter, size_t min_tokens,
-                                        size_t max_tokens, uint64_t seed, double fraction, WindowStats& stats) {
+std::vector<SegInstance> build_multidoc(std::vector<RagItem> items, const DatasetCounter& counter,
+                                        size_t min_tokens, size_t max_tokens, uint64_t seed,
+                                        double fraction, WindowStats& stats) {
   data::SynthRng rng(seed);
   for (size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[rng.below(i)]);
-  items.resize(static_cast<size_t>(std::ceil(std::min(1.0, std::max(0.0, fraction)) * static_cast<double>(items.size()))));
+  items.resize(static_cast<size_t>(
+      std::ceil(std::min(1.0, std::max(0.0, fraction)) * static_cast<double>(items.size()))));
   // Neighbours from one package would often be one manual's consecutive pages: look a little
   // ahead for an item from elsewhere, and leave the item out when there is none. An item that
   // cannot share an instance is left out first, so that dropping it later joins no neighbours.

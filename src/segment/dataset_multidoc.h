@@ -24,13 +24,14 @@ struct RagItem {
 // [lo_tokens, hi_tokens] (a longer block is an excerpt alone); a short document is one excerpt.
 // Excerpts under lo_tokens / 3 are left out. `block_tokens[i]` is blocks[i] counted alone.
 std::vector<RagItem> document_items(const SourceDoc& doc, const std::vector<GoldBlock>& blocks,
-                                    const std::vector<size_t>& block_tokens, size_t lo_tokens, size_t hi_tokens,
-                                    data::SynthRng& rng);
+                                    const std::vector<size_t>& block_tokens, size_t lo_tokens,
+                                    size_t hi_tokens, data::SynthRng& rng);
 
 // A shuffled `fraction` of `items` (seeded), reordered so that neighbours come from different
 // packages, cut into instances by assemble_windows. Instances come back without id, category
 // and split.
-std::vector<SegInstance> build_multidoc(std::vector<RagItem> items, const DatasetCounter& counter, size_t min_tokens,
-                                        size_t max_tokens, uint64_t seed, double fraction, WindowStats& stats);
+std::vector<SegInstance> build_multidoc(std::vector<RagItem> items, const DatasetCounter& counter,
+                                        size_t min_tokens, size_t max_tokens, uint64_t seed,
+                                        double fraction, WindowStats& stats);
 
 }  // namespace blockattn::segment

@@ -7,13 +7,16 @@ namespace blockattn::segment {
 size_t draw_target(data::SynthRng& rng, size_t min_tokens, size_t max_tokens) {
   if (max_tokens <= min_tokens) return min_tokens;
   const double u = static_cast<double>(rng.below(1u << 30)) / static_cast<double>(1u << 30);
-  const double t = static_cast<double>(min_tokens) *
-                   std::exp(u * std::log(static_cast<double>(max_tokens) / static_cast<double>(min_tokens)));
+  const double t =
+      static_cast<double>(min_tokens) *
+      std::exp(u * std::log(static_cast<double>(max_tokens) / static_cast<double>(min_tokens)));
   return static_cast<size_t>(t);
 }
 
-std::vector<SegInstance> assemble_windows(std::vector<InstancePiece> pieces, const DatasetCounter& counter, size_t min_tokens,
-                                          size_t max_tokens, data::SynthRng& rng, WindowStats& stats) {
+std::vector<SegInstance> assemble_windows(std::vector<InstancePiece> pieces,
+                                          const DatasetCounter& counter, size_t min_tokens,
+                                          size_t max_tokens, data::SynthRng& rng,
+                                          WindowStats& stats) {
   std::vector<SegInstance> out;
   std::vector<InstancePiece> cur;
   size_t est = 0;
@@ -38,8 +41,10 @@ std::vector<SegInstance> assemble_windows(std::vector<InstancePiece> pieces, con
     SegInstance inst;
     std::vector<InstancePiece> cut;
     const PieceFit fit = finalize_instance(cur, counter, min_tokens, max_tokens, inst, &cut);
-    if (fit == PieceFit::kOk) out.push_back(std::move(inst));
-    else drop(cur);
+    if (fit == PieceFit::kOk)
+      out.push_back(std::move(inst));
+    else
+      drop(cur);
     restart(std::move(cut));
   };
 
@@ -63,8 +68,10 @@ std::vector<SegInstance> assemble_windows(std::vector<InstancePiece> pieces, con
       target = est + (min_tokens - inst.tokens);
       continue;
     }
-    if (fit == PieceFit::kOk) out.push_back(std::move(inst));
-    else drop(cur);  // too long with one more piece, too short without it
+    if (fit == PieceFit::kOk)
+      out.push_back(std::move(inst));
+    else
+      drop(cur);  // too long with one more piece, too short without it
     restart(std::move(cut));
   }
   while (!cur.empty()) close();

@@ -13,7 +13,7 @@ namespace blockattn::segment {
 
 struct WindowStats {
   size_t available_tokens = 0;  // sum of the pieces' own counts
-  size_t dropped_pieces = 0;    // blocks that ended in no instance (too long alone, or a short tail)
+  size_t dropped_pieces = 0;  // blocks that ended in no instance (too long alone, or a short tail)
   size_t dropped_tokens = 0;
 };
 
@@ -25,7 +25,9 @@ size_t draw_target(data::SynthRng& rng, size_t min_tokens, size_t max_tokens);
 // is counted exactly (finalize_instance); pieces cut off at the maximum start the next
 // instance. A piece that alone reaches max_tokens is skipped (it cannot share an instance).
 // Instances come back without id, category and split.
-std::vector<SegInstance> assemble_windows(std::vector<InstancePiece> pieces, const DatasetCounter& counter, size_t min_tokens,
-                                          size_t max_tokens, data::SynthRng& rng, WindowStats& stats);
+std::vector<SegInstance> assemble_windows(std::vector<InstancePiece> pieces,
+                                          const DatasetCounter& counter, size_t min_tokens,
+                                          size_t max_tokens, data::SynthRng& rng,
+                                          WindowStats& stats);
 
 }  // namespace blockattn::segment
