@@ -41,3 +41,19 @@ find_package(CLI11 REQUIRED)
 add_library(blockattn_deps_cli INTERFACE)
 add_library(blockattn::deps_cli ALIAS blockattn_deps_cli)
 target_link_libraries(blockattn_deps_cli INTERFACE CLI11::CLI11)
+
+# cpp-httplib: Debian ships it as a header plus a shared library built with OpenSSL, zlib and
+# brotli support. Its classes change layout with those options, so we compile with the same
+# definitions (cpp-httplib.pc's Cflags) and their headers (libssl-dev, libbrotli-dev, zlib1g-dev).
+if(BLOCKATTN_WITH_TORCH)
+  find_path(httplib_INCLUDE_DIR httplib.h REQUIRED)
+  find_library(httplib_LIBRARY NAMES cpp-httplib REQUIRED)
+  find_path(httplib_OPENSSL_INCLUDE_DIR openssl/ssl.h REQUIRED)
+  find_path(httplib_BROTLI_INCLUDE_DIR brotli/decode.h REQUIRED)
+  add_library(blockattn::httplib INTERFACE IMPORTED)
+  target_include_directories(blockattn::httplib INTERFACE ${httplib_INCLUDE_DIR}
+    ${httplib_OPENSSL_INCLUDE_DIR} ${httplib_BROTLI_INCLUDE_DIR})
+  target_compile_definitions(blockattn::httplib INTERFACE CPPHTTPLIB_OPENSSL_SUPPORT
+    CPPHTTPLIB_ZLIB_SUPPORT CPPHTTPLIB_BROTLI_SUPPORT)
+  target_link_libraries(blockattn::httplib INTERFACE ${httplib_LIBRARY} ZLIB::ZLIB Threads::Threads)
+endif()

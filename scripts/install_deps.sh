@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs blockattn's build and test dependencies from Debian 12 packages. Idempotent: does
-# nothing when everything is present. Needs root (or sudo).
+# Installs blockattn's build and test dependencies from Debian 12 packages, then the server tests'
+# Node packages (tests/server, `npm ci` from the committed package-lock.json). Idempotent: does
+# nothing when everything is present. Needs root (or sudo) for apt-get.
 set -euo pipefail
 
 PACKAGES=(
@@ -12,7 +13,17 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev
   libpcre2-dev libutf8proc-dev libxxhash-dev libzstd-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libcpp-httplib-dev                # blockattn serve's HTTP server
+  prometheus wrk curl               # server tests and bench: promtool check metrics, load test, curl
 )
+# Node.js for the server tests (node --test, the openai SDK): Debian's nodejs and npm when there
+# is no node. A node that is already there keeps its own npm (nodesource's nodejs bundles one and
+# conflicts with Debian's npm); only a node without npm gets Debian's.
+if ! command -v node >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+elif ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -20,10 +31,18 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install_deps: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "install_deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "install_deps: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# tests/server/node_modules from the lock file, when absent or older than the lock file.
+SERVER_TESTS="$(cd "$(dirname "$0")/../tests/server" && pwd)"
+if [ ! -d "$SERVER_TESTS/node_modules" ] || [ "$SERVER_TESTS/package-lock.json" -nt "$SERVER_TESTS/node_modules" ]; then
+  echo "install_deps: npm ci in tests/server"
+  (cd "$SERVER_TESTS" && npm ci --no-audit --no-fund --loglevel=error)
+  touch "$SERVER_TESTS/node_modules"
+fi

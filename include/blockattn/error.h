@@ -22,6 +22,12 @@ class InputError : public Error {
   using Error::Error;
 };
 
+// The prompt (blocks + query) does not fit the model's context window.
+class ContextLengthError : public InputError {
+ public:
+  using InputError::InputError;
+};
+
 // A file exists but its content is malformed: safetensors, config.json, tokenizer, cache entry.
 class FormatError : public Error {
  public:

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Run HERE (Debian 12, has apt), before a GPU-machine call: downloads the Debian packages the
 # GPU machine lacks (it has no apt and no network) and unpacks them into .devdeps/ (git-ignored).
-# Name ".devdeps" in the device call's `carry`.
+# Name ".devdeps" in the device call's `carry`. Binaries that link libcpp-httplib (the server)
+# need LD_LIBRARY_PATH=.devdeps/root/usr/lib/x86_64-linux-gnu there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PKGS=(libpcre2-dev libpcre2-8-0 libutf8proc-dev libutf8proc2 libxxhash-dev libxxhash0 libzstd-dev
-      libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libsentencepiece-dev libsentencepiece0 zlib1g-dev)
+      libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libsentencepiece-dev libsentencepiece0 zlib1g-dev
+      libcpp-httplib-dev libcpp-httplib0.11 libssl-dev libbrotli-dev libbrotli1)
 mkdir -p .devdeps/debs
 (cd .devdeps/debs && apt-get download "${PKGS[@]}" >/dev/null)
 for f in .devdeps/debs/*.deb; do dpkg -x "$f" .devdeps/root; done

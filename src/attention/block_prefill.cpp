@@ -44,12 +44,18 @@ torch::Tensor prefill_blocks(const Model& model, const PromptLayout& layout, con
     auto compute = [&] { return encode_block(model, block.tokens); };
     BlockKV local;
     if (store) {
-      auto [kv, source] = store->get_or_compute(block_key(model, sinks, block.tokens), compute);
-      local = kv;
-      if (stats) (source == BlockSource::kComputed ? stats->blocks_computed : stats->blocks_reused)++;
+      BlockFetch f = store->fetch_or_compute(block_key(model, sinks, block.tokens), compute);
+      local = f.kv;
+      if (stats) {
+        (f.source == BlockSource::kComputed ? stats->blocks_computed : stats->blocks_reused)++;
+        stats->sources.push_back({f.source, f.tier});
+      }
     } else {
       local = compute();
-      if (stats) stats->blocks_computed++;
+      if (stats) {
+        stats->blocks_computed++;
+        stats->sources.push_back({BlockSource::kComputed, ""});
+      }
     }
     cache.append_block(local.k, local.v);
     offsets.push_back(block.offset);

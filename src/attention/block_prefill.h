@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "attention/block_store.h"
+#include "cache/block_store.h"
 #include "attention/prompt_layout.h"
 #include "model/model.h"
 
@@ -24,6 +24,11 @@ BlockKV place_block(const Model& model, const BlockKV& local, int64_t offset);
 struct PrefillStats {
   int blocks_reused = 0;
   int blocks_computed = 0;
+  struct Source {
+    BlockSource source = BlockSource::kComputed;
+    std::string tier;  // BlockFetch::tier
+  };
+  std::vector<Source> sources;  // per block of the layout, in order
 };
 
 // Key of one block's cache entry for this model (fingerprint, sinks, KV dtype, tokens).

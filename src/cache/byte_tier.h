@@ -43,6 +43,8 @@ class ByteTier {
   virtual bool contains(const BlockKey& key) = 0;
   // One line for logs and `--verbose`: "disk /path (1.2 GiB / 20 GiB)".
   virtual std::string describe() const = 0;
+  // Short lower-case label for metrics and per-block reports: "disk", "redis".
+  virtual std::string name() const = 0;
   virtual TierStats stats() const = 0;
 };
 

@@ -47,6 +47,7 @@ class DiskTier : public ByteTier {
   bool put(const BlockKey& key, const KVBlob& blob) override;
   bool contains(const BlockKey& key) override;
   std::string describe() const override;
+  std::string name() const override { return "disk"; }
   TierStats stats() const override;
 
   std::string entry_path(const BlockKey& key) const;  // "<dir>/<hex>.bakv"

@@ -14,6 +14,25 @@ std::string Hash128::hex() const {
   return buf;
 }
 
+std::optional<Hash128> Hash128::from_hex(std::string_view hex) {
+  if (hex.size() != 32) return std::nullopt;
+  uint64_t words[2] = {0, 0};
+  for (size_t i = 0; i < 32; ++i) {
+    const char c = hex[i];
+    int d;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      d = c - 'A' + 10;
+    else
+      return std::nullopt;
+    words[i / 16] = (words[i / 16] << 4) | static_cast<uint64_t>(d);
+  }
+  return Hash128{words[1], words[0]};
+}
+
 uint64_t hash64(const void* data, size_t size) { return XXH3_64bits(data, size); }
 
 Hash128 hash128(const void* data, size_t size) {

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,8 @@ struct Hash128 {
   uint64_t lo = 0;
   uint64_t hi = 0;
   std::string hex() const;  // 32 lowercase hex digits, hi first
+  // Inverse of hex(): exactly 32 hex digits (either case), else nullopt.
+  static std::optional<Hash128> from_hex(std::string_view hex);
   bool operator==(const Hash128& o) const { return lo == o.lo && hi == o.hi; }
   bool operator!=(const Hash128& o) const { return !(*this == o); }
 };

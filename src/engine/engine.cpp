@@ -1,33 +1,37 @@
 #include "blockattn/engine.h"
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "attention/block_prefill.h"
-#include "attention/block_store.h"
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
+#include "cache/block_store.h"
 #include "cache/disk_tier.h"
 #include "core/log.h"
 #include "core/utf8.h"
-#include "tokenizer/chat_format.h"
 #include "engine/sampler.h"
-#include "engine/text_stream.h"
 #include "model/compat.h"
 #include "model/torch_dtype.h"
+#include "tokenizer/chat_format.h"
+#include "tokenizer/text_stream.h"
 
 namespace blockattn {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
 }
+double ms_since(Clock::time_point t) { return ms_between(t, Clock::now()); }
 
 SinkConfig resolve_sinks(const EngineConfig& config, const ModelConfig& mc, const Tokenizer& tok) {
   SinkConfig s;
   s.count = config.sink_tokens >= 0 ? config.sink_tokens : mc.block_sink_tokens;
-  if (s.count > 64) throw InputError("--sinks " + std::to_string(s.count) + " is out of range (0..64)");
+  if (s.count > 64)
+    throw InputError("--sinks " + std::to_string(s.count) + " is out of range (0..64)");
   if (mc.block_sink_token_id) {
     s.token_id = *mc.block_sink_token_id;
   } else if (auto id = tok.token_to_id("<|block_sink|>")) {
@@ -61,7 +65,195 @@ struct Engine::Impl {
     eos.insert(eos.end(), chat.stop_tokens.begin(), chat.stop_tokens.end());
     return eos;
   }
+
+  // The block's tokens as cached: sinks first.
+  std::vector<int32_t> block_tokens(const std::vector<int32_t>& text_tokens) const {
+    return make_prompt_layout({text_tokens}, {}, sinks).blocks[0].tokens;
+  }
 };
+
+// ------------------------------------------------------------------------------------ Session
+
+struct Session::Impl {
+  Engine::Impl* engine = nullptr;
+  GenerateRequest request;  // kept for the stop strings and the mode
+  PromptLayout layout;
+  int64_t max_new = 0;
+  std::vector<int32_t> eos;
+  Sampler sampler;
+  TextStream stream;
+  std::optional<KVCache> cache;
+  torch::Tensor logits;  // [1, vocab] float32: the distribution of the next token
+  GenerateResult result;
+  Clock::time_point t_start, t_first;
+  bool prefilled = false, finished = false;
+
+  Impl(Engine::Impl* e, const GenerateRequest& r)
+      : engine(e), request(r), sampler(r.sampling), stream(*e->tokenizer, r.stop) {}
+
+  void finish(const std::string& reason, StepOutput& out) {
+    finished = true;
+    result.finish_reason = reason;
+    out.finished = true;
+    out.finish_reason = reason;
+    out.text += stream.finish();
+    result.text = stream.text();
+    GenerateTimings& t = result.timings;
+    t.generated_tokens = static_cast<int>(result.tokens.size());
+    if (t.generated_tokens > 0) {
+      t.decode_ms = ms_since(t_first);
+      if (t.generated_tokens > 1 && t.decode_ms > 0)
+        t.decode_tokens_per_s = (t.generated_tokens - 1) * 1000.0 / t.decode_ms;
+    }
+    cache.reset();  // the KV of a finished request is not needed any more
+    logits = torch::Tensor();
+  }
+
+  TokenLogprob logprob_of(int32_t token) const {
+    TokenLogprob lp;
+    lp.token = token;
+    lp.text = engine->tokenizer->decode({token});
+    torch::Tensor logp = torch::log_softmax(logits.reshape({-1}), 0).to(torch::kCPU);  // [vocab]
+    lp.logprob = logp[token].item<float>();
+    if (request.top_logprobs > 0) {
+      auto [vals, idx] = logp.topk(std::min<int64_t>(request.top_logprobs, logp.size(0)));
+      for (int64_t i = 0; i < vals.size(0); ++i)
+        lp.top.emplace_back(static_cast<int32_t>(idx[i].item<int64_t>()), vals[i].item<float>());
+    }
+    return lp;
+  }
+
+  // Samples from `logits`; true when the request goes on (the token then needs a forward).
+  bool sample(StepOutput& out) {
+    const int32_t token = sampler.next(logits);
+    if (result.tokens.empty()) {
+      t_first = Clock::now();
+      result.timings.ttft_ms = ms_between(t_start, t_first);
+    }
+    if (!request.ignore_eos && std::find(eos.begin(), eos.end(), token) != eos.end()) {
+      finish("eos", out);
+      return false;
+    }
+    if (request.top_logprobs >= 0) {
+      result.logprobs.push_back(logprob_of(token));
+      out.logprob = &result.logprobs.back();
+    }
+    out.token = token;
+    result.tokens.push_back(token);
+    const bool stop_hit = stream.push(token);
+    out.text = stream.take_ready();
+    if (stop_hit) {
+      finish("stop", out);
+      return false;
+    }
+    if (static_cast<int64_t>(result.tokens.size()) >= max_new) {
+      finish("length", out);
+      return false;
+    }
+    return true;
+  }
+};
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::~Session() = default;
+
+bool Session::prefilled() const { return impl_->prefilled; }
+bool Session::finished() const { return impl_->finished; }
+int Session::prompt_tokens() const { return static_cast<int>(impl_->layout.total_tokens()); }
+int Session::max_new_tokens() const { return static_cast<int>(impl_->max_new); }
+const GenerateResult& Session::result() const { return impl_->result; }
+
+void Session::cancel() {
+  if (impl_->finished) return;
+  StepOutput ignored;
+  impl_->finish("cancelled", ignored);
+}
+
+void Session::prefill() {
+  Impl& s = *impl_;
+  if (s.prefilled) throw Error("internal: prefill() called twice");
+  if (s.finished) throw Error("internal: prefill() of a finished session");
+  const Model& model = *s.engine->model;
+  const auto t_prefill = Clock::now();
+  try {
+    s.cache.emplace(model.new_cache(s.layout.total_tokens() + s.max_new));
+    GenerateTimings& t = s.result.timings;
+    if (s.request.mode == AttentionMode::kBlock) {
+      PrefillStats stats;
+      s.logits =
+          prefill_blocks(model, s.layout, s.engine->sinks,
+                         s.request.use_cache ? s.engine->store.get() : nullptr, *s.cache, &stats);
+      t.blocks_reused = stats.blocks_reused;
+      t.blocks_computed = stats.blocks_computed;
+      for (size_t i = 0; i < s.result.blocks.size() && i < stats.sources.size(); ++i) {
+        s.result.blocks[i].reused = stats.sources[i].source != BlockSource::kComputed;
+        s.result.blocks[i].tier = stats.sources[i].tier;
+      }
+    } else {
+      s.logits = prefill_full(model, s.layout, *s.cache);
+      t.blocks_computed = t.blocks_total;
+    }
+    compat::synchronize(model.device());
+    t.prefill_ms = ms_since(t_prefill);
+  } catch (...) {
+    s.finished = true;
+    s.result.finish_reason = "error";
+    s.cache.reset();
+    throw;
+  }
+  s.prefilled = true;
+}
+
+namespace {
+
+// One step of several sessions of one engine (Engine::step_batch; Session::step is a batch of one).
+std::vector<StepOutput> step_sessions(const std::vector<Session::Impl*>& sessions) {
+  std::vector<StepOutput> outs(sessions.size());
+  std::vector<Session::Impl*> running;
+  std::vector<int64_t> tokens;
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    Session::Impl& s = *sessions[i];
+    if (!s.prefilled) throw Error("internal: step() before prefill()");
+    if (s.finished) {
+      outs[i].finished = true;
+      outs[i].finish_reason = s.result.finish_reason;
+      continue;
+    }
+    if (s.sample(outs[i])) {
+      running.push_back(&s);
+      tokens.push_back(outs[i].token);
+    }
+  }
+  if (running.empty()) return outs;
+  const Model& model = *running[0]->engine->model;
+  try {
+    if (running.size() == 1) {
+      Session::Impl& s = *running[0];
+      s.logits = model.forward(token_tensor(model, {static_cast<int32_t>(tokens[0])}), *s.cache,
+                               LogitsFor::kLast);
+    } else {
+      std::vector<KVCache*> caches;
+      for (Session::Impl* s : running) caches.push_back(&*s->cache);
+      torch::Tensor ids = torch::tensor(tokens, torch::kInt64).to(model.device());  // [B]
+      torch::Tensor logits = model.forward_decode_batch(ids, caches);               // [B, vocab]
+      for (size_t b = 0; b < running.size(); ++b)
+        running[b]->logits = logits.narrow(0, static_cast<int64_t>(b), 1);
+    }
+  } catch (...) {
+    for (Session::Impl* s : running) {
+      StepOutput ignored;
+      s->finish("error", ignored);
+    }
+    throw;
+  }
+  return outs;
+}
+
+}  // namespace
+
+StepOutput Session::step() { return std::move(step_sessions({impl_.get()})[0]); }
+
+// ------------------------------------------------------------------------------------- Engine
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
@@ -74,7 +266,8 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   impl->tokenizer = Tokenizer::load(config.model_dir);
   const ModelConfig& mc = impl->model->config();
   if (impl->tokenizer->vocab_size() > mc.vocab_size)
-    throw FormatError(config.model_dir + ": tokenizer has " + std::to_string(impl->tokenizer->vocab_size()) +
+    throw FormatError(config.model_dir + ": tokenizer has " +
+                      std::to_string(impl->tokenizer->vocab_size()) +
                       " tokens but the model's vocab_size is " + std::to_string(mc.vocab_size));
   impl->sinks = resolve_sinks(config, mc, *impl->tokenizer);
   std::vector<std::unique_ptr<ByteTier>> tiers;
@@ -89,83 +282,123 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
-GenerateResult Engine::generate(const GenerateRequest& request, const TokenCallback& on_text) {
+std::unique_ptr<Session> Engine::start(const GenerateRequest& request) {
   Impl& m = *impl_;
-  const Model& model = *m.model;
   const auto t_start = Clock::now();
-  GenerateResult result;
-  GenerateTimings& t = result.timings;
-
   if (request.max_new_tokens < 1) throw InputError("max_new_tokens must be >= 1");
-  Sampler sampler(request.sampling);
+  if (request.top_logprobs > 20) throw InputError("top_logprobs must be <= 20");
+  auto s = std::make_unique<Session::Impl>(&m, request);  // the sampler checks its parameters
+  s->t_start = t_start;
   ChatFormat chat = ChatFormat::detect(*m.tokenizer, request.chat_template);
+  const int64_t context = m.model->config().max_position_embeddings;
   std::vector<std::vector<int32_t>> blocks;
-  for (size_t i = 0; i < request.blocks.size(); ++i)
+  int64_t used = 0;
+  for (size_t i = 0; i < request.blocks.size(); ++i) {
     blocks.push_back(m.encode_part(request.blocks[i], "block " + std::to_string(i + 1)));
-  if (request.query.empty()) throw InputError("query is empty");
-  PromptLayout layout =
-      make_prompt_layout(blocks, m.encode_part(chat.final_text(request.query), "query"), m.sinks);
-  const int64_t context = model.config().max_position_embeddings;
-  if (layout.total_tokens() >= context)
-    throw InputError("prompt of " + std::to_string(layout.total_tokens()) +
-                     " tokens does not fit the model's context of " + std::to_string(context) + " tokens");
-  const int64_t max_new = std::min<int64_t>(request.max_new_tokens, context - layout.total_tokens());
-  t.prompt_tokens = static_cast<int>(layout.total_tokens());
-  t.blocks_total = static_cast<int>(layout.blocks.size());
-  t.tokenize_ms = ms_since(t_start);
-
-  const auto t_prefill = Clock::now();
-  KVCache cache = model.new_cache(layout.total_tokens() + max_new);
-  torch::Tensor logits;  // [1, vocab] float32
-  if (request.mode == AttentionMode::kBlock) {
-    PrefillStats stats;
-    logits = prefill_blocks(model, layout, m.sinks, request.use_cache ? m.store.get() : nullptr, cache, &stats);
-    t.blocks_reused = stats.blocks_reused;
-    t.blocks_computed = stats.blocks_computed;
+    used += static_cast<int64_t>(blocks.back().size()) + m.sinks.count;
+    if (used >= context)
+      throw ContextLengthError("the prompt does not fit the model's context of " +
+                               std::to_string(context) + " tokens: blocks 1.." +
+                               std::to_string(i + 1) + " alone take " + std::to_string(used) +
+                               " tokens");
+  }
+  std::string final_text;
+  if (!request.messages.empty()) {
+    std::vector<std::pair<std::string, std::string>> turns;
+    for (size_t i = 0; i < request.messages.size(); ++i) {
+      const ChatMessage& msg = request.messages[i];
+      require_utf8(msg.content, "message " + std::to_string(i + 1));
+      turns.emplace_back(msg.role, msg.content);
+    }
+    final_text = chat.conversation_text(turns);
   } else {
-    logits = prefill_full(model, layout, cache);
-    t.blocks_computed = t.blocks_total;
+    if (request.query.empty()) throw InputError("query is empty");
+    require_utf8(request.query, "query");
+    final_text = chat.final_text(request.query);
   }
-  compat::synchronize(model.device());
-  t.prefill_ms = ms_since(t_prefill);
+  s->layout = make_prompt_layout(blocks, m.encode_part(final_text, "query"), m.sinks);
+  if (s->layout.total_tokens() >= context)
+    throw ContextLengthError("prompt of " + std::to_string(s->layout.total_tokens()) +
+                             " tokens does not fit the model's context of " +
+                             std::to_string(context) + " tokens");
+  s->max_new = std::min<int64_t>(request.max_new_tokens, context - s->layout.total_tokens());
+  s->eos = m.eos_tokens(chat);
+  GenerateTimings& t = s->result.timings;
+  t.prompt_tokens = static_cast<int>(s->layout.total_tokens());
+  t.blocks_total = static_cast<int>(s->layout.blocks.size());
+  for (const PromptBlock& b : s->layout.blocks) {
+    BlockReport r;
+    r.tokens = static_cast<int>(b.tokens.size());
+    r.key = blockattn::block_key(*m.model, m.sinks, b.tokens).hex();
+    s->result.blocks.push_back(std::move(r));
+  }
+  t.tokenize_ms = ms_since(t_start);
+  return std::unique_ptr<Session>(new Session(std::move(s)));
+}
 
-  const std::vector<int32_t> eos = m.eos_tokens(chat);
-  TextStream stream(*m.tokenizer, request.stop);
-  Clock::time_point t_first;
-  result.finish_reason = "length";
-  for (int64_t i = 0; i < max_new; ++i) {
-    const int32_t token = sampler.next(logits);
-    if (i == 0) {
-      t_first = Clock::now();
-      t.ttft_ms = ms_since(t_start);
-    }
-    if (std::find(eos.begin(), eos.end(), token) != eos.end()) {
-      result.finish_reason = "eos";
-      break;
-    }
-    result.tokens.push_back(token);
-    const bool stop_hit = stream.push(token);
-    const std::string piece = stream.take_ready();
-    if (!piece.empty() && on_text && !on_text(piece)) {
-      result.finish_reason = "cancelled";
-      break;
-    }
-    if (stop_hit) {
-      result.finish_reason = "stop";
-      break;
-    }
-    if (i + 1 < max_new) logits = model.forward(token_tensor(model, {token}), cache, LogitsFor::kLast);
+std::vector<StepOutput> Engine::step_batch(const std::vector<Session*>& sessions) {
+  std::vector<Session::Impl*> impls;
+  for (Session* s : sessions) {
+    if (s->impl_->engine != impl_.get())
+      throw Error("internal: step_batch() of another engine's session");
+    impls.push_back(s->impl_.get());
   }
-  const std::string tail = stream.finish();
-  if (!tail.empty() && on_text) on_text(tail);
-  result.text = stream.text();
-  t.generated_tokens = static_cast<int>(result.tokens.size());
-  if (t.generated_tokens > 0) {
-    t.decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_first).count();
-    if (t.generated_tokens > 1 && t.decode_ms > 0)
-      t.decode_tokens_per_s = (t.generated_tokens - 1) * 1000.0 / t.decode_ms;
+  return step_sessions(impls);
+}
+
+GenerateResult Engine::generate(const GenerateRequest& request, const TokenCallback& on_text) {
+  std::unique_ptr<Session> session = start(request);
+  session->prefill();
+  while (!session->finished()) {
+    StepOutput out = session->step();
+    if (!out.text.empty() && on_text && !on_text(out.text)) session->cancel();
   }
-  return result;
+  return session->result();
+}
+
+EncodedBlock Engine::encode_block(const std::string& text) {
+  Impl& m = *impl_;
+  std::vector<int32_t> tokens = m.block_tokens(m.encode_part(text, "block"));
+  const int64_t context = m.model->config().max_position_embeddings;
+  if (static_cast<int64_t>(tokens.size()) >= context)
+    throw ContextLengthError("block of " + std::to_string(tokens.size()) +
+                             " tokens does not fit the model's context of " +
+                             std::to_string(context) + " tokens");
+  const BlockKey key = blockattn::block_key(*m.model, m.sinks, tokens);
+  BlockFetch f =
+      m.store->fetch_or_compute(key, [&] { return blockattn::encode_block(*m.model, tokens); });
+  EncodedBlock out;
+  out.key = key.hex();
+  out.tokens = static_cast<int>(tokens.size());
+  out.reused = f.source != BlockSource::kComputed;
+  out.tier = f.tier;
+  return out;
+}
+
+std::string Engine::block_key(const std::string& text) const {
+  const Impl& m = *impl_;
+  return blockattn::block_key(*m.model, m.sinks, m.block_tokens(m.encode_part(text, "block")))
+      .hex();
+}
+
+bool Engine::forget_block(const std::string& key) {
+  std::optional<Hash128> h = Hash128::from_hex(key);
+  if (!h) return false;
+  return impl_->store->forget(BlockKey{*h});
+}
+
+std::vector<int32_t> Engine::tokenize(const std::string& text, bool add_special_tokens) const {
+  require_utf8(text, "text");
+  return impl_->tokenizer->encode(text, add_special_tokens);
+}
+
+std::string Engine::detokenize(const std::vector<int32_t>& ids) const {
+  const int32_t vocab = impl_->tokenizer->vocab_size();
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= vocab)
+      throw InputError("token " + std::to_string(i + 1) + " (" + std::to_string(ids[i]) +
+                       ") is not in the vocabulary of " + std::to_string(vocab) + " tokens");
+  return impl_->tokenizer->decode(ids);
 }
 
 ModelInfo Engine::info() const {
@@ -184,7 +417,8 @@ ModelInfo Engine::info() const {
   info.num_heads = c.num_heads;
   info.num_kv_heads = c.num_kv_heads;
   info.head_dim = c.head_dim;
-  info.tokenizer = impl_->tokenizer->kind() + ", " + std::to_string(impl_->tokenizer->vocab_size()) + " tokens";
+  info.tokenizer =
+      impl_->tokenizer->kind() + ", " + std::to_string(impl_->tokenizer->vocab_size()) + " tokens";
   info.sink_tokens = impl_->sinks.count;
   info.fingerprint = model.fingerprint();
   return info;
@@ -197,15 +431,27 @@ CacheStats Engine::cache_stats() const {
   s.memory_hits = b.memory_hits;
   s.lower_hits = b.lower_hits;
   s.misses = b.misses;
-  s.memory_bytes = store.memory_bytes();
-  s.memory_entries = store.memory_entries();
-  s.describe = "memory " + std::to_string(store.memory_entries()) + " blocks, " +
-               std::to_string(store.memory_bytes() >> 20) + " MiB";
+  s.memory_bytes = b.memory_bytes;
+  s.memory_entries = b.memory_entries;
+  s.memory_evictions = b.evictions;
+  s.memory_budget = store.memory_budget();
+  s.describe = "memory " + std::to_string(b.memory_entries) + " blocks, " +
+               std::to_string(b.memory_bytes >> 20) + " MiB";
   for (const auto& tier : store.tiers()) {
     TierStats ts = tier->stats();
     s.corrupt_dropped += ts.corrupt_dropped;
     s.write_failures += ts.put_failures;
     s.describe += "\n" + tier->describe();
+    TierCacheStats t;
+    t.name = tier->name();
+    t.hits = ts.hits;
+    t.misses = ts.misses;
+    t.puts = ts.puts;
+    t.put_failures = ts.put_failures;
+    t.corrupt_dropped = ts.corrupt_dropped;
+    t.evictions = ts.evictions;
+    t.bytes = ts.bytes_used;
+    s.tiers.push_back(std::move(t));
   }
   return s;
 }

@@ -33,7 +33,7 @@ torch::Tensor Model::rms_norm(const torch::Tensor& x, const torch::Tensor& weigh
 
 torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x,
                                      int64_t B, const torch::Tensor& cos, const torch::Tensor& sin,
-                                     KVCache* cache, const torch::Tensor* mask) const {
+                                     const KVTarget& kv) const {
   // x: [B*T, hidden]. The projections stay 2-D matmuls (as they always were for inference) so
   // inference results do not depend on whether a batch dimension exists.
   const int64_t T = x.size(0) / B;
@@ -53,8 +53,22 @@ torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const
   v = v.transpose(1, 2);                                    // [B, n_kv, T, hd]
 
   torch::Tensor out;  // [B, n_head, T, hd]
-  if (mask) {
-    out = compat::attention(q, k, v, *mask, /*causal=*/false);
+  KVCache* cache = kv.cache;
+  if (kv.rows) {
+    // Batched decode: one new token per row, each row over its own cache.
+    std::vector<torch::Tensor> rows;
+    rows.reserve(static_cast<size_t>(B));
+    for (int64_t b = 0; b < B; ++b) {
+      KVCache& c = *(*kv.rows)[static_cast<size_t>(b)];
+      const int64_t past = c.size();
+      c.write(layer, k.narrow(0, b, 1), v.narrow(0, b, 1));
+      rows.push_back(compat::attention(q.narrow(0, b, 1), c.keys(layer, past + 1),
+                                       c.values(layer, past + 1), std::nullopt,
+                                       /*causal=*/false));  // [1, n_head, 1, hd]
+    }
+    out = torch::cat(rows, 0);
+  } else if (kv.mask) {
+    out = compat::attention(q, k, v, *kv.mask, /*causal=*/false);
   } else if (!cache) {
     out = compat::attention(q, k, v, std::nullopt, /*causal=*/T > 1);
   } else {
@@ -85,11 +99,10 @@ torch::Tensor Model::mlp_block(const LayerWeights& w, const torch::Tensor& x) co
 }
 
 torch::Tensor Model::run_layers(torch::Tensor x, int64_t B, const torch::Tensor& cos,
-                                const torch::Tensor& sin, KVCache* cache,
-                                const torch::Tensor* mask) const {
+                                const torch::Tensor& sin, const KVTarget& kv) const {
   for (int64_t l = 0; l < config_.num_layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
-    x = x + attention_block(w, l, rms_norm(x, w.input_norm), B, cos, sin, cache, mask);
+    x = x + attention_block(w, l, rms_norm(x, w.input_norm), B, cos, sin, kv);
     x = x + mlp_block(w, rms_norm(x, w.post_norm));
   }
   return x;  // [B*T, hidden]
@@ -106,10 +119,34 @@ torch::Tensor Model::forward(const torch::Tensor& ids, KVCache& cache, LogitsFor
                      std::to_string(config_.max_position_embeddings));
   auto [cos, sin] = rope_.cos_sin_range(start, T, options());                        // [T, hd] each
   torch::Tensor x = weights_.embed.index_select(0, ids.to(device_, torch::kInt64));  // [T, hidden]
-  x = run_layers(x, /*B=*/1, cos, sin, &cache);                                      // [T, hidden]
+  x = run_layers(x, /*B=*/1, cos, sin, KVTarget{&cache});                             // [T, hidden]
   cache.commit(T);
   if (logits == LogitsFor::kNone) return {};
   if (logits == LogitsFor::kLast) x = x.narrow(0, T - 1, 1);
+  return torch::linear(rms_norm(x, weights_.final_norm), weights_.lm_head).to(torch::kFloat32);
+}
+
+torch::Tensor Model::forward_decode_batch(const torch::Tensor& ids,
+                                          const std::vector<KVCache*>& caches) const {
+  torch::NoGradGuard no_grad;
+  const int64_t B = ids.size(0);
+  if (ids.dim() != 1 || B == 0 || static_cast<size_t>(B) != caches.size())
+    throw InputError("forward_decode_batch() needs ids [B] and B caches");
+  std::vector<int64_t> positions;  // [B]
+  for (KVCache* c : caches) {
+    if (c->next_position() + 1 > config_.max_position_embeddings)
+      throw InputError("sequence of " + std::to_string(c->next_position() + 1) +
+                       " tokens exceeds the model's context of " +
+                       std::to_string(config_.max_position_embeddings));
+    positions.push_back(c->next_position());
+  }
+  auto [cos, sin] = rope_.cos_sin(positions, options());  // [B, hd] each
+  const int64_t hd = cos.size(1);
+  torch::Tensor x = weights_.embed.index_select(0, ids.to(device_, torch::kInt64));  // [B, hidden]
+  KVTarget kv;
+  kv.rows = &caches;
+  x = run_layers(x, B, cos.view({B, 1, 1, hd}), sin.view({B, 1, 1, hd}), kv);  // [B, hidden]
+  for (KVCache* c : caches) c->commit(1);
   return torch::linear(rms_norm(x, weights_.final_norm), weights_.lm_head).to(torch::kFloat32);
 }
 
@@ -153,7 +190,9 @@ torch::Tensor Model::final_hidden(const torch::Tensor& ids, const torch::Tensor*
   if (mask) mask4 = mask->dim() == 3 ? mask->to(device_).unsqueeze(1) : mask->to(device_);
   torch::Tensor flat = ids.to(device_, torch::kInt64).reshape({B * T});        // [B*T]
   torch::Tensor x = weights_.embed.index_select(0, flat);                      // [B*T, hidden]
-  x = run_layers(x, B, cos, sin, /*cache=*/nullptr, mask ? &mask4 : nullptr);  // [B*T, hidden]
+  KVTarget kv;
+  if (mask) kv.mask = &mask4;
+  x = run_layers(x, B, cos, sin, kv);  // [B*T, hidden]
   return rms_norm(x, weights_.final_norm);                                     // [B*T, hidden]
 }
 

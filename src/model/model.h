@@ -51,6 +51,14 @@ class Model {
   // KV to `cache`. Returns float32 logits: [T, vocab] (kAll), [1, vocab] (kLast) or undefined.
   torch::Tensor forward(const torch::Tensor& ids, KVCache& cache, LogitsFor logits) const;
 
+  // One decode step of B independent sequences: ids [B] int64 (one new token each, any device);
+  // row b runs at position caches[b]->next_position(), attends to its own cache and appends its
+  // KV there. The projections and the MLP run as [B, hidden] matrix products, so the weights are
+  // read once for all rows; attention runs per row over each row's own cache. Returns float32
+  // logits [B, vocab]. Row b equals forward() of that token alone up to reassociation.
+  torch::Tensor forward_decode_batch(const torch::Tensor& ids,
+                                     const std::vector<KVCache*>& caches) const;
+
   KVCache new_cache(int64_t capacity) const { return KVCache(config_, capacity, options()); }
 
   // Training forward: `ids` [B, T] int64 at positions [0, T), causal attention within each row,
@@ -69,18 +77,24 @@ class Model {
 
  private:
   Model(ModelConfig config, torch::Device device, torch::ScalarType dtype);
-  // The layer stack shared by forward() and forward_train(): x [B*T, hidden] (rows grouped by
-  // sequence), cos/sin [T, hd]. `cache` (inference, B == 1) receives each layer's KV; without one
-  // each sequence attends causally to itself.
+  // Where a forward's keys and values go: one sequence's cache (inference, B == 1), one cache per
+  // row (batched decode, T == 1), or none (training: each row attends within itself, causally or
+  // through `mask`).
+  struct KVTarget {
+    KVCache* cache = nullptr;
+    const std::vector<KVCache*>* rows = nullptr;
+    const torch::Tensor* mask = nullptr;
+  };
   // Embedding, layers and final norm of ids [B, T]: [B*T, hidden] in the model dtype.
   torch::Tensor final_hidden(const torch::Tensor& ids, const torch::Tensor* mask = nullptr,
                              const torch::Tensor* positions = nullptr) const;
+  // The layer stack shared by every forward: x [B*T, hidden] (rows grouped by sequence),
+  // cos/sin [T, hd] or [B, 1, T, hd].
   torch::Tensor run_layers(torch::Tensor x, int64_t B, const torch::Tensor& cos,
-                           const torch::Tensor& sin, KVCache* cache,
-                           const torch::Tensor* mask = nullptr) const;
+                           const torch::Tensor& sin, const KVTarget& kv) const;
   torch::Tensor attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x,
                                 int64_t B, const torch::Tensor& cos, const torch::Tensor& sin,
-                                KVCache* cache, const torch::Tensor* mask = nullptr) const;
+                                const KVTarget& kv) const;
   torch::Tensor mlp_block(const LayerWeights& w, const torch::Tensor& x) const;
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
 

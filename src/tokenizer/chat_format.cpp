@@ -10,6 +10,30 @@ std::string ChatFormat::final_text(const std::string& query) const {
   return query;
 }
 
+std::string ChatFormat::conversation_text(
+    const std::vector<std::pair<std::string, std::string>>& turns) const {
+  std::string out;
+  for (size_t i = 0; i < turns.size(); ++i) {
+    const auto& [role, content] = turns[i];
+    if (role != "system" && role != "user" && role != "assistant")
+      throw InputError("message " + std::to_string(i + 1) + " has role \"" + role +
+                       "\" (system, user or assistant)");
+    if (name == "chatml") {
+      out += "<|im_start|>" + role + "\n" + content + "<|im_end|>\n";
+    } else if (name == "plain") {
+      out += role == "system" ? content + "\n"
+             : role == "user" ? "\n\nQuestion: " + content
+                              : "\nAnswer: " + content;
+    } else {
+      if (i > 0) out += "\n";
+      out += content;
+    }
+  }
+  if (name == "chatml") out += "<|im_start|>assistant\n";
+  if (name == "plain") out += "\nAnswer:";
+  return out;
+}
+
 std::string ChatFormat::answer_text(const std::string& answer) const {
   if (name == "chatml") return answer + "<|im_end|>";
   if (name == "plain") return " " + answer;

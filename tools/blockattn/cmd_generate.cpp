@@ -6,6 +6,7 @@
 #include "blockattn/error.h"
 #include "commands.h"
 #include "core/io.h"
+#include "option_checks.h"
 
 namespace blockattn::cli {
 
@@ -17,7 +18,7 @@ struct GenerateOptions {
   std::string query, query_file, mode = "block";
   GenerateRequest request;
   double memory_mb = 2048, disk_mb = 20480;
-  bool no_cache = false, json = false;
+  bool no_cache = false;
 };
 
 std::string read_input(const std::string& path, const std::string& what) {
@@ -29,8 +30,8 @@ std::string read_input(const std::string& path, const std::string& what) {
 }
 
 int run(GenerateOptions& o) {
-  o.engine.cache.memory_budget_bytes = static_cast<uint64_t>(o.memory_mb * 1024 * 1024);
-  o.engine.cache.disk_budget_bytes = static_cast<uint64_t>(o.disk_mb * 1024 * 1024);
+  o.engine.cache.memory_budget_bytes = mib_to_bytes(o.memory_mb, "--memory-cache-mb");
+  o.engine.cache.disk_budget_bytes = mib_to_bytes(o.disk_mb, "--cache-mb");
   if (o.query.empty() == o.query_file.empty()) throw InputError("give exactly one of --query and --query-file");
   GenerateRequest& req = o.request;
   req.query = o.query_file.empty() ? o.query : read_input(o.query_file, "--query-file");

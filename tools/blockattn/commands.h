@@ -20,6 +20,7 @@ Runner add_pretrain(CLI::App& app);
 Runner add_segdata(CLI::App& app);
 Runner add_segment(CLI::App& app);
 Runner add_segmenter(CLI::App& app);
+Runner add_serve(CLI::App& app);
 Runner add_shard(CLI::App& app);
 Runner add_corpus(CLI::App& app);
 Runner add_distill(CLI::App& app);

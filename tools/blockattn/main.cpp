@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
       {"segdata", blockattn::cli::add_segdata(app)},
       {"segment", blockattn::cli::add_segment(app)},
       {"segmenter", blockattn::cli::add_segmenter(app)},
+      {"serve", blockattn::cli::add_serve(app)},
       {"shard", blockattn::cli::add_shard(app)},
       {"synth", blockattn::cli::add_synth(app)},
       {"tokenizer", blockattn::cli::add_tokenizer(app)},

@@ -1,0 +1,236 @@
+// The engine under concurrency: one Engine shared by many threads, the block store's
+// single-flight and byte budget, and batched decode (Engine::step_batch) against stepping each
+// session alone.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "attention/block_prefill.h"
+#include "blockattn/engine.h"
+#include "blockattn/error.h"
+#include "cache/block_store.h"
+#include "engine_test_util.h"
+
+namespace blockattn {
+namespace {
+
+EngineConfig cpu_config(const std::string& arch) {
+  EngineConfig c;
+  c.model_dir = test::model_fixture(arch);
+  c.device = "cpu";
+  return c;
+}
+
+GenerateRequest request_n(int i, int max_new = 12) {
+  GenerateRequest r;
+  r.blocks = {"Shared preamble: the archive opens at nine.\n",
+              "Block " + std::to_string(i % 3) + ": the code of vault " + std::to_string(i % 3) +
+                  " is " + std::to_string(40000 + 17 * (i % 3)) + ".\n"};
+  r.query = "What is the code of vault " + std::to_string(i % 3) + "?";
+  r.max_new_tokens = max_new;
+  r.ignore_eos = true;  // every request generates max_new tokens, so the comparison is long
+  if (i % 2) {
+    r.sampling.temperature = 0.8f;
+    r.sampling.seed = 100 + i;
+  }
+  return r;
+}
+
+TEST(EngineThreads, ManyThreadsGiveTheSameTokensAsOneThread) {
+  auto engine = Engine::create(cpu_config("llama"));
+  constexpr int kRequests = 12;
+  std::vector<std::vector<int32_t>> want(kRequests);
+  {
+    // The reference: a fresh engine, one request after another.
+    auto serial = Engine::create(cpu_config("llama"));
+    for (int i = 0; i < kRequests; ++i) want[i] = serial->generate(request_n(i)).tokens;
+  }
+  std::vector<std::vector<int32_t>> got(kRequests);
+  std::vector<std::string> errors(kRequests);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t; i < kRequests; i += 6) {
+        try {
+          got[i] = engine->generate(request_n(i)).tokens;
+        } catch (const std::exception& e) {
+          errors[i] = e.what();
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int i = 0; i < kRequests; ++i) {
+    EXPECT_EQ(errors[i], "") << "request " << i;
+    EXPECT_EQ(got[i], want[i]) << "request " << i;
+    EXPECT_EQ(got[i].size(), 12u);
+  }
+  // 4 distinct blocks (the preamble and 3 vault blocks), each computed once whatever the order.
+  CacheStats s = engine->cache_stats();
+  EXPECT_EQ(s.misses, 4u);
+  EXPECT_EQ(s.memory_hits, 2u * kRequests - 4u);
+}
+
+TEST(EngineThreads, BatchedStepsGiveTheTokensOfSteppingAlone) {
+  for (const std::string& arch : test::fixture_archs()) {
+    auto engine = Engine::create(cpu_config(arch));
+    constexpr int kSessions = 5;
+    std::vector<std::vector<int32_t>> alone(kSessions);
+    for (int i = 0; i < kSessions; ++i) alone[i] = engine->generate(request_n(i, 10 + i)).tokens;
+
+    std::vector<std::unique_ptr<Session>> sessions;
+    for (int i = 0; i < kSessions; ++i) {
+      sessions.push_back(engine->start(request_n(i, 10 + i)));
+      sessions.back()->prefill();
+    }
+    // Step all of them together; sessions leave the batch as they finish (different lengths).
+    for (;;) {
+      std::vector<Session*> live;
+      for (auto& s : sessions)
+        if (!s->finished()) live.push_back(s.get());
+      if (live.empty()) break;
+      std::vector<StepOutput> outs = engine->step_batch(live);
+      ASSERT_EQ(outs.size(), live.size());
+    }
+    for (int i = 0; i < kSessions; ++i) {
+      EXPECT_EQ(sessions[i]->result().tokens, alone[i]) << arch << " session " << i;
+      EXPECT_EQ(sessions[i]->result().finish_reason, "length");
+    }
+  }
+}
+
+TEST(EngineThreads, BatchedDecodeLogitsMatchSingleForward) {
+  // The fast path (one [B, hidden] forward) against the simple one (B forwards), on logits.
+  auto model = Model::load(test::model_fixture("qwen3"), {"cpu", "float32"});
+  const int32_t V = static_cast<int32_t>(model->config().vocab_size);
+  std::vector<KVCache> batch_caches, single_caches;
+  std::vector<std::vector<int32_t>> prompts = {test::ids_range(3, 7, V), test::ids_range(11, 19, V),
+                                               test::ids_range(5, 2, V)};
+  for (const auto& p : prompts) {
+    for (auto* caches : {&batch_caches, &single_caches}) {
+      caches->push_back(model->new_cache(64));
+      model->forward(token_tensor(*model, p), caches->back(), LogitsFor::kNone);
+    }
+  }
+  std::vector<KVCache*> ptrs;
+  for (auto& c : batch_caches) ptrs.push_back(&c);
+  const std::vector<int32_t> next = {17, 42, 99};
+  torch::Tensor ids = torch::tensor(std::vector<int64_t>(next.begin(), next.end()), torch::kInt64);
+  torch::Tensor batched = model->forward_decode_batch(ids, ptrs);  // [3, vocab]
+  for (size_t b = 0; b < next.size(); ++b) {
+    torch::Tensor one =
+        model->forward(token_tensor(*model, {next[b]}), single_caches[b], LogitsFor::kLast);
+    EXPECT_LE(test::max_abs_diff(batched.narrow(0, static_cast<int64_t>(b), 1), one), 1e-4)
+        << "row " << b;
+    EXPECT_EQ(batch_caches[b].size(), single_caches[b].size());
+  }
+  // Negative control: rows are not interchangeable, so the comparison can fail.
+  torch::Tensor other = batched.narrow(0, 1, 1);
+  torch::Tensor first =
+      model->forward(token_tensor(*model, {next[1]}), single_caches[0], LogitsFor::kLast);
+  EXPECT_GT(test::max_abs_diff(other, first), 1e-3);
+}
+
+BlockKV fake_kv(int n_tok, float value) {
+  return {torch::full({2, 1, n_tok, 4}, value), torch::full({2, 1, n_tok, 4}, -value)};
+}
+
+BlockKey key_of(int i) {
+  BlockKey k;
+  k.h.lo = static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull + 1;
+  k.h.hi = static_cast<uint64_t>(i);
+  return k;
+}
+
+TEST(BlockStoreThreads, ContestedBlockIsComputedExactlyOnce) {
+  BlockStore store(1 << 20, {}, torch::kCPU);
+  std::atomic<int> computes{0};
+  std::atomic<bool> go{false};
+  constexpr int kThreads = 8;
+  std::vector<BlockFetch> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      while (!go) std::this_thread::yield();
+      results[t] = store.fetch_or_compute(key_of(7), [&] {
+        ++computes;
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(100));  // long enough for all to pile up
+        return fake_kv(3, 1.5f);
+      });
+    });
+  }
+  go = true;
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(computes.load(), 1);
+  int computed = 0;
+  for (const BlockFetch& f : results) {
+    computed += f.source == BlockSource::kComputed;
+    EXPECT_EQ(f.kv.k.size(2), 3);
+    EXPECT_FLOAT_EQ(f.kv.k.flatten()[0].item<float>(), 1.5f);
+  }
+  EXPECT_EQ(computed, 1);
+  BlockStoreStats s = store.stats();
+  EXPECT_EQ(s.misses, 1u);
+  EXPECT_EQ(s.memory_hits, kThreads - 1u);
+}
+
+TEST(BlockStoreThreads, FailedComputeIsRetriedByAWaiter) {
+  BlockStore store(1 << 20, {}, torch::kCPU);
+  std::atomic<int> calls{0};
+  std::atomic<int> failures{0}, successes{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      try {
+        store.fetch_or_compute(key_of(1), [&]() -> BlockKV {
+          if (calls++ == 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            throw InputError("first compute fails");
+          }
+          return fake_kv(2, 2.0f);
+        });
+        ++successes;
+      } catch (const InputError&) {
+        ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 1);  // only the caller whose own compute threw
+  EXPECT_EQ(successes.load(), 3);
+  EXPECT_EQ(calls.load(), 2);  // one retry served the other waiters
+}
+
+TEST(BlockStoreThreads, ByteBudgetHoldsUnderConcurrentInserts) {
+  const BlockKV probe = fake_kv(4, 0.0f);
+  const uint64_t entry = probe.bytes();
+  const uint64_t budget = 10 * entry + entry / 2;  // room for 10 entries
+  BlockStore store(budget, {}, torch::kCPU);
+  std::vector<std::thread> threads;
+  std::atomic<uint64_t> worst{0};
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        store.fetch_or_compute(key_of(t * 1000 + i % 37),
+                               [&] { return fake_kv(4, static_cast<float>(i)); });
+        const uint64_t now = store.stats().memory_bytes;
+        uint64_t w = worst.load();
+        while (now > w && !worst.compare_exchange_weak(w, now)) {
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  BlockStoreStats s = store.stats();
+  EXPECT_LE(worst.load(), budget);
+  EXPECT_LE(s.memory_bytes, budget);
+  EXPECT_EQ(s.memory_entries, 10u);
+  EXPECT_EQ(s.memory_bytes, 10 * entry);
+  EXPECT_GT(s.evictions, 0u);
+  EXPECT_EQ(s.misses + s.memory_hits, 6u * 200u);
+}
+
+}  // namespace
+}  // namespace blockattn
