@@ -5,7 +5,10 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <optional>
+#include <string>
 
 #define BLOCKATTN_TORCH_2 (TORCH_VERSION_MAJOR >= 2)
 
@@ -52,6 +55,70 @@ inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k,
   return torch::matmul(probs, v.to(torch::kFloat32))
       .view({B, n_kv * n_rep, Tq, D})
       .to(q.scalar_type());
+#endif
+}
+
+// Chooses the SDPA kernels once per process. libtorch 2.x may pick cuDNN's attention on Hopper,
+// which builds an execution plan for every new (query, key) length; inference meets a new length
+// at every decode step and every prompt, and on the H200 that setup cost tens of milliseconds per
+// call (a decode step of an 8B model took 65 ms, and every extra sequence in a batch added about
+// 45 ms). Flash and memory-efficient attention have no per-shape setup. BLOCKATTN_SDPA_CUDNN=1
+// keeps cuDNN allowed (for comparisons). No-op on 1.13, which has no fused SDPA.
+inline void configure_attention_backends() {
+#if BLOCKATTN_TORCH_2
+  static const bool done = [] {
+    const char* env = std::getenv("BLOCKATTN_SDPA_CUDNN");
+    at::globalContext().setSDPUseCuDNN(env != nullptr && std::string(env) == "1");
+    return true;
+  }();
+  (void)done;
+#endif
+}
+
+// T new queries over P cached positions that they all see plus their own keys causally (the
+// final block over cached blocks, a chunk of prompt after a prefix) without the [T, P + T] mask
+// that sends SDPA to its slow masked kernels: two flash passes -- the prefix without a mask, the
+// new keys causally -- merged exactly by log-sum-exp (FlashInfer's cascade merge):
+//   o = (e^{lse1} o1 + e^{lse2} o2) / (e^{lse1} + e^{lse2}).
+// Grouped-query attention costs no copy of the prefix: the n_rep query heads of one KV head are
+// folded into the query length (the prefix part has no mask, so rows are independent).
+//   q [1, n_head, T, D]; k_prefix, v_prefix [1, n_kv, P, D]; k_new, v_new [1, n_kv, T, D]
+// Returns [1, n_head, T, D] in q's dtype, or an undefined tensor where no flash kernel with LSE
+// exists (CPU, fp32, libtorch 1.13, or a kernel that refused the shapes): the caller then takes
+// the masked path, which computes the same thing.
+inline torch::Tensor attention_after_prefix(const torch::Tensor& q, const torch::Tensor& k_prefix,
+                                            const torch::Tensor& v_prefix,
+                                            const torch::Tensor& k_new,
+                                            const torch::Tensor& v_new) {
+#if BLOCKATTN_TORCH_2
+  static std::atomic<bool> unavailable{false};
+  const auto dt = q.scalar_type();
+  if (!q.is_cuda() || (dt != torch::kBFloat16 && dt != torch::kHalf) || unavailable) return {};
+  const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3);
+  const int64_t n_kv = k_prefix.size(1), n_rep = H / n_kv;
+  try {
+    torch::Tensor q_folded = q.reshape({B, n_kv, n_rep * T, D});  // [B, n_kv, n_rep*T, D]
+    auto prefix = at::_scaled_dot_product_flash_attention(q_folded, k_prefix, v_prefix, 0.0,
+                                                          /*is_causal=*/false);
+    torch::Tensor o1 = std::get<0>(prefix).reshape({B, H, T, D});  // [B, H, T, D]
+    torch::Tensor l1 =
+        std::get<1>(prefix).reshape({B, H, T, 1}).to(torch::kFloat32);            // [B, H, T, 1]
+    torch::Tensor k_rep = n_rep > 1 ? k_new.repeat_interleave(n_rep, 1) : k_new;  // [B, H, T, D]
+    torch::Tensor v_rep = n_rep > 1 ? v_new.repeat_interleave(n_rep, 1) : v_new;  // [B, H, T, D]
+    auto self = at::_scaled_dot_product_flash_attention(q.contiguous(), k_rep, v_rep, 0.0,
+                                                        /*is_causal=*/true);
+    torch::Tensor o2 = std::get<0>(self);                                            // [B, H, T, D]
+    torch::Tensor l2 = std::get<1>(self).reshape({B, H, T, 1}).to(torch::kFloat32);  // [B, H, T, 1]
+    torch::Tensor m = torch::maximum(l1, l2);
+    torch::Tensor w1 = (l1 - m).exp(), w2 = (l2 - m).exp();
+    return ((o1.to(torch::kFloat32) * w1 + o2.to(torch::kFloat32) * w2) / (w1 + w2)).to(dt);
+  } catch (const c10::Error&) {
+    unavailable = true;  // e.g. a GPU without flash kernels: the masked path from now on
+    return {};
+  }
+#else
+  (void)q, (void)k_prefix, (void)v_prefix, (void)k_new, (void)v_new;
+  return {};
 #endif
 }
 

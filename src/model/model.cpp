@@ -22,6 +22,7 @@ torch::Device resolve_device(const std::string& name) {
 Model::Model(ModelConfig config, torch::Device device, torch::ScalarType dtype)
     : config_(std::move(config)), rope_(config_), device_(device), dtype_(dtype) {
   weights_.layers.resize(config_.num_layers);
+  if (device_.is_cuda()) compat::configure_attention_backends();
 }
 
 torch::Tensor Model::rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const {
@@ -82,6 +83,10 @@ torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const
       out = compat::attention(q, keys, values, std::nullopt, /*causal=*/false);
     } else {
       // Query i sits at position past + i: it sees all cached positions and new ones up to itself.
+      out = compat::attention_after_prefix(q, cache->keys(layer, past), cache->values(layer, past),
+                                           k, v);
+    }
+    if (!out.defined() && past > 0 && T > 1) {
       torch::Tensor allowed =
           torch::ones({T, past + T}, torch::TensorOptions().dtype(torch::kBool).device(device_))
               .tril(past);  // [T, past+T]
@@ -119,7 +124,7 @@ torch::Tensor Model::forward(const torch::Tensor& ids, KVCache& cache, LogitsFor
                      std::to_string(config_.max_position_embeddings));
   auto [cos, sin] = rope_.cos_sin_range(start, T, options());                        // [T, hd] each
   torch::Tensor x = weights_.embed.index_select(0, ids.to(device_, torch::kInt64));  // [T, hidden]
-  x = run_layers(x, /*B=*/1, cos, sin, KVTarget{&cache});                             // [T, hidden]
+  x = run_layers(x, /*B=*/1, cos, sin, KVTarget{&cache});                            // [T, hidden]
   cache.commit(T);
   if (logits == LogitsFor::kNone) return {};
   if (logits == LogitsFor::kLast) x = x.narrow(0, T - 1, 1);
@@ -188,12 +193,12 @@ torch::Tensor Model::final_hidden(const torch::Tensor& ids, const torch::Tensor*
   }
   torch::Tensor mask4;  // [T, T] or [B, 1, T, T]: broadcast over heads
   if (mask) mask4 = mask->dim() == 3 ? mask->to(device_).unsqueeze(1) : mask->to(device_);
-  torch::Tensor flat = ids.to(device_, torch::kInt64).reshape({B * T});        // [B*T]
-  torch::Tensor x = weights_.embed.index_select(0, flat);                      // [B*T, hidden]
+  torch::Tensor flat = ids.to(device_, torch::kInt64).reshape({B * T});  // [B*T]
+  torch::Tensor x = weights_.embed.index_select(0, flat);                // [B*T, hidden]
   KVTarget kv;
   if (mask) kv.mask = &mask4;
-  x = run_layers(x, B, cos, sin, kv);  // [B*T, hidden]
-  return rms_norm(x, weights_.final_norm);                                     // [B*T, hidden]
+  x = run_layers(x, B, cos, sin, kv);       // [B*T, hidden]
+  return rms_norm(x, weights_.final_norm);  // [B*T, hidden]
 }
 
 torch::Tensor Model::forward_train(const torch::Tensor& ids, const torch::Tensor& mask,

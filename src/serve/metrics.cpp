@@ -155,14 +155,14 @@ void MetricsRegistry::Counter::inc(double v, const std::vector<std::string>& lab
   values_[label_values] += v;
 }
 
-double MetricsRegistry::Counter::value(const std::vector<std::string>& label_values) const {
+double MetricsRegistry::ScalarFamily::value(const std::vector<std::string>& label_values) const {
   check_label_values(label_values);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = values_.find(label_values);
   return it == values_.end() ? 0 : it->second;
 }
 
-void MetricsRegistry::Counter::render(std::string& out) const {
+void MetricsRegistry::ScalarFamily::render(std::string& out) const {
   append_header(out, type());
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [labels, v] : values_) {
@@ -182,23 +182,6 @@ void MetricsRegistry::Gauge::add(double v, const std::vector<std::string>& label
   check_label_values(label_values);
   std::lock_guard<std::mutex> lock(mu_);
   values_[label_values] += v;
-}
-
-double MetricsRegistry::Gauge::value(const std::vector<std::string>& label_values) const {
-  check_label_values(label_values);
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = values_.find(label_values);
-  return it == values_.end() ? 0 : it->second;
-}
-
-void MetricsRegistry::Gauge::render(std::string& out) const {
-  append_header(out, type());
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [labels, v] : values_) {
-    out += name_;
-    append_labels(out, labels);
-    out += ' ' + format_metric_value(v) + '\n';
-  }
 }
 
 // ---------------------------------------------------------------- Histogram

@@ -64,34 +64,39 @@ class MetricsRegistry {
   };
 
  public:
+  // One double per label set: what counters and gauges share.
+  class ScalarFamily : public Family {
+   public:
+    // Current value; 0 for a label set never written.
+    double value(const std::vector<std::string>& label_values = {}) const;
+
+   protected:
+    using Family::Family;
+    void render(std::string& out) const override;
+    std::map<std::vector<std::string>, double> values_;
+  };
+
   // Monotonically increasing value (requests, tokens, bytes).
-  class Counter : public Family {
+  class Counter : public ScalarFamily {
    public:
     // Throws InputError for v < 0 or NaN (a counter never goes down) and wrong label values.
     void inc(double v = 1, const std::vector<std::string>& label_values = {});
-    // Current value; 0 for a label set never incremented.
-    double value(const std::vector<std::string>& label_values = {}) const;
 
    private:
-    using Family::Family;
+    using ScalarFamily::ScalarFamily;
     const char* type() const override { return "counter"; }
-    void render(std::string& out) const override;
-    std::map<std::vector<std::string>, double> values_;
     friend class MetricsRegistry;
   };
 
   // A value that goes up and down (queue depth, bytes held). NaN and infinities are stored as is.
-  class Gauge : public Family {
+  class Gauge : public ScalarFamily {
    public:
     void set(double v, const std::vector<std::string>& label_values = {});
     void add(double v, const std::vector<std::string>& label_values = {});
-    double value(const std::vector<std::string>& label_values = {}) const;
 
    private:
-    using Family::Family;
+    using ScalarFamily::ScalarFamily;
     const char* type() const override { return "gauge"; }
-    void render(std::string& out) const override;
-    std::map<std::vector<std::string>, double> values_;
     friend class MetricsRegistry;
   };
 

@@ -5,6 +5,7 @@
 #include "attention/block_prefill.h"
 #include "blockattn/engine.h"
 #include "engine_test_util.h"
+#include "model/compat.h"
 
 namespace blockattn {
 namespace {
@@ -12,6 +13,38 @@ namespace {
 #define REQUIRE_CUDA() ASSERT_TRUE(torch::cuda::is_available()) << "this CUDA build sees no GPU"
 
 class CpuVsCuda : public ::testing::TestWithParam<std::string> {};
+
+// The fast path of a final block over cached blocks (two flash passes merged by log-sum-exp)
+// against the masked attention it replaces, in fp32 on the same bf16 inputs.
+TEST(AttentionAfterPrefix, EqualsMaskedAttentionInBf16) {
+  REQUIRE_CUDA();
+  torch::manual_seed(3);
+  struct Shape {
+    int64_t heads, kv_heads, prefix, fresh;
+  };
+  for (const Shape& s :
+       {Shape{8, 2, 300, 17}, Shape{4, 4, 50, 5}, Shape{32, 8, 1000, 64}, Shape{6, 3, 7, 2}}) {
+    auto opts = torch::TensorOptions().dtype(torch::kBFloat16).device(torch::kCUDA);
+    torch::Tensor q = torch::randn({1, s.heads, s.fresh, 128}, opts);       // [1, H, T, D]
+    torch::Tensor kp = torch::randn({1, s.kv_heads, s.prefix, 128}, opts);  // [1, Hkv, P, D]
+    torch::Tensor vp = torch::randn({1, s.kv_heads, s.prefix, 128}, opts);  // [1, Hkv, P, D]
+    torch::Tensor kn = torch::randn({1, s.kv_heads, s.fresh, 128}, opts);   // [1, Hkv, T, D]
+    torch::Tensor vn = torch::randn({1, s.kv_heads, s.fresh, 128}, opts);   // [1, Hkv, T, D]
+    torch::Tensor got = compat::attention_after_prefix(q, kp, vp, kn, vn);  // [1, H, T, D]
+    ASSERT_TRUE(got.defined()) << "no flash kernel with LSE on this GPU";
+    torch::Tensor keys = torch::cat({kp, kn}, 2).to(torch::kFloat32),
+                  values = torch::cat({vp, vn}, 2).to(torch::kFloat32);
+    torch::Tensor allowed =
+        torch::ones({s.fresh, s.prefix + s.fresh}, opts.dtype(torch::kBool)).tril(s.prefix);
+    torch::Tensor want = compat::attention(q.to(torch::kFloat32), keys, values, allowed, false);
+    EXPECT_LE(test::max_abs_diff(got, want), 2e-2)
+        << s.heads << "/" << s.kv_heads << " P=" << s.prefix;
+    // Negative control: without the causal part the answer differs, so the check can fail.
+    torch::Tensor open =
+        compat::attention(q.to(torch::kFloat32), keys, values, std::nullopt, false);
+    EXPECT_GT(test::max_abs_diff(got, open), 5e-2);
+  }
+}
 
 // fp32 on both: max |Δlogit| ≤ 1e-3 (different kernels sum in different orders).
 TEST_P(CpuVsCuda, Fp32LogitsAgree) {

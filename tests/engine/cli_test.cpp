@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
+#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -67,6 +69,38 @@ TEST(Cli, GenerateReportsTimingsAndReusesTheDiskCache) {
   CliRun warm = run_cli(args);
   ASSERT_EQ(warm.code, 0) << warm.out;
   EXPECT_TRUE(contains(warm.out, "blocks reused 2, computed 0")) << warm.out;
+}
+
+// Issue 13, item 1: a bad size option used to become a zero or wrapped budget that evicted the
+// whole shared cache directory. Now it is a one-line error and the directory keeps its entries.
+TEST(Cli, BadCacheSizesAreRefusedAndKeepTheSharedCache) {
+  test::TempDir dir;
+  std::ofstream(dir / "a.txt") << "The Alder archive code is 48213.\n";
+  const std::string base = "generate --model " + test::fixture("models/tiny-llama") + " --block " +
+                           (dir / "a.txt") + " --query 'What is the code?' -n 2 --cache-dir " +
+                           (dir / "cache");
+  ASSERT_EQ(run_cli(base).code, 0);
+  auto entries = [&] {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir / "cache"))
+      n += e.path().extension() == ".bakv";
+    return n;
+  };
+  ASSERT_EQ(entries(), 1);
+  for (const char* bad :
+       {"--cache-mb 0", "--cache-mb -1", "--cache-mb nan", "--cache-mb 1e300",
+        "--memory-cache-mb -5", "--memory-cache-mb nan", "--cache-mb -1 --no-cache"}) {
+    CliRun r = run_cli(base + " " + bad);
+    EXPECT_EQ(r.code, 1) << bad << ": " << r.out;
+    EXPECT_TRUE(contains(r.out, "must be a number of MiB")) << bad << ": " << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << bad << ": " << r.out;
+    EXPECT_EQ(entries(), 1) << "after " << bad;
+  }
+  // The same options of `serve` are checked before anything listens.
+  CliRun serve =
+      run_cli("serve --model " + test::fixture("models/tiny-llama") + " --cache-mb -1 --port 0");
+  EXPECT_EQ(serve.code, 1) << serve.out;
+  EXPECT_TRUE(contains(serve.out, "--cache-mb must be a number of MiB")) << serve.out;
 }
 
 // The README's main command: the shipped default model answers from the example documents, in

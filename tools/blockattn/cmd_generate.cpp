@@ -31,7 +31,7 @@ std::string read_input(const std::string& path, const std::string& what) {
 
 int run(GenerateOptions& o) {
   o.engine.cache.memory_budget_bytes = mib_to_bytes(o.memory_mb, "--memory-cache-mb");
-  o.engine.cache.disk_budget_bytes = mib_to_bytes(o.disk_mb, "--cache-mb");
+  o.engine.cache.disk_budget_bytes = mib_to_bytes(o.disk_mb, "--cache-mb", /*allow_zero=*/false);
   if (o.query.empty() == o.query_file.empty()) throw InputError("give exactly one of --query and --query-file");
   GenerateRequest& req = o.request;
   req.query = o.query_file.empty() ? o.query : read_input(o.query_file, "--query-file");

@@ -21,7 +21,7 @@ struct ServeOptions {
 int run(ServeOptions& o) {
   serve::ServerConfig& c = o.server;
   c.engine.cache.memory_budget_bytes = mib_to_bytes(o.memory_mb, "--memory-cache-mb");
-  c.engine.cache.disk_budget_bytes = mib_to_bytes(o.disk_mb, "--cache-mb");
+  c.engine.cache.disk_budget_bytes = mib_to_bytes(o.disk_mb, "--cache-mb", /*allow_zero=*/false);
   if (c.api_key.empty()) {
     if (const char* key = std::getenv("BLOCKATTN_API_KEY")) c.api_key = key;
   }

@@ -10,10 +10,12 @@
 
 namespace blockattn::cli {
 
-// MiB (finite, 0 .. 2^40) -> bytes.
-inline uint64_t mib_to_bytes(double mib, const std::string& option) {
-  if (!std::isfinite(mib) || mib < 0 || mib > 1099511627776.0)
-    throw InputError(option + " must be a number of MiB in 0..2^40");
+// MiB (finite, within [0 or above 0, 2^40]) -> bytes. `allow_zero`: 0 is meaningful (the memory
+// tier: off); a disk budget of 0 would evict a shared directory's every entry, so it is refused.
+inline uint64_t mib_to_bytes(double mib, const std::string& option, bool allow_zero = true) {
+  const bool low_ok = allow_zero ? mib >= 0 : mib > 0;
+  if (!std::isfinite(mib) || !low_ok || mib > 1099511627776.0)
+    throw InputError(option + " must be a number of MiB in " + (allow_zero ? "[0" : "(0") + ", 2^40]");
   return static_cast<uint64_t>(mib * 1024.0 * 1024.0);
 }
 
