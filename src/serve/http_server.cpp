@@ -56,6 +56,13 @@ extern "C" void on_stop_signal(int sig) {
   (void)n;
 }
 
+Json usage_json(const GenerateResult& result) {
+  const int completion = static_cast<int>(result.tokens.size());
+  return {{"prompt_tokens", result.timings.prompt_tokens},
+          {"completion_tokens", completion},
+          {"total_tokens", result.timings.prompt_tokens + completion}};
+}
+
 // OpenAI's finish reasons: the answer ended by itself, or was cut.
 std::string openai_finish(const std::string& reason) {
   return reason == "eos" || reason == "stop" ? "stop" : "length";
@@ -131,7 +138,17 @@ class Server {
   Json blockattn_report(const CompletionRequest& r, const GenerateResult& result) const;
   Json logprobs_json(bool chat, const std::vector<TokenLogprob>& lps) const;
   Json final_response(bool chat, const std::string& id, const CompletionRequest& r,
-                      const GenerateResult& result, const std::string& reason) const;
+                      const GenerateResult& result) const;
+  // What a completion handler hands its response writer: the job and how to answer it.
+  struct Reply {
+    std::shared_ptr<Job> job;
+    std::shared_ptr<const CompletionRequest> request;
+    std::string id;
+    bool chat = true;
+    std::optional<JobEvent> first;  // taken from the job before the status was chosen
+  };
+  bool stream_events(Reply& reply, httplib::DataSink& sink) const;  // SSE chunks, then [DONE]
+  bool send_whole(Reply& reply, httplib::DataSink& sink) const;     // one JSON object
   Json chunk(bool chat, const std::string& id, const std::string& text, const Json& logprobs,
              const Json& finish_reason) const;
 
@@ -399,23 +416,20 @@ Json Server::logprobs_json(bool chat, const std::vector<TokenLogprob>& lps) cons
 }
 
 Json Server::final_response(bool chat, const std::string& id, const CompletionRequest& r,
-                            const GenerateResult& result, const std::string& reason) const {
-  Json choice = {{"index", 0}, {"finish_reason", openai_finish(reason)}, {"logprobs", nullptr}};
+                            const GenerateResult& result) const {
+  Json choice = {
+      {"index", 0}, {"finish_reason", openai_finish(result.finish_reason)}, {"logprobs", nullptr}};
   if (r.logprobs >= 0) choice["logprobs"] = logprobs_json(chat, result.logprobs);
   if (chat)
     choice["message"] = {{"role", "assistant"}, {"content", result.text}};
   else
     choice["text"] = result.text;
-  const int completion = static_cast<int>(result.tokens.size());
   return {{"id", id},
           {"object", chat ? "chat.completion" : "text_completion"},
           {"created", unix_time()},
           {"model", model_id_},
           {"choices", Json::array({choice})},
-          {"usage",
-           {{"prompt_tokens", result.timings.prompt_tokens},
-            {"completion_tokens", completion},
-            {"total_tokens", result.timings.prompt_tokens + completion}}},
+          {"usage", usage_json(result)},
           {"blockattn", blockattn_report(r, result)}};
 }
 
@@ -488,104 +502,100 @@ void Server::completions(const httplib::Request& req, httplib::Response& res, bo
     throw ApiError(500, "server_error", first->error);
   }
 
-  auto pending = std::make_shared<std::optional<JobEvent>>(std::move(first));
+  auto reply = std::make_shared<Reply>(Reply{job, r, id, chat, std::move(first)});
   res.status = 200;
   if (r->stream) {
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
-        "text/event-stream", [this, job, r, id, chat, pending](size_t, httplib::DataSink& sink) {
-          auto send = [&](const Json& j) {
-            const std::string line =
-                "data: " + j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
-            if (!sink.write(line.data(), line.size())) {
-              job->cancel();
-              return false;
-            }
-            return true;
-          };
-          if (chat && !send([&] {
-                Json c = chunk(chat, id, "", nullptr, nullptr);
-                c["choices"][0]["delta"] = {{"role", "assistant"}, {"content", ""}};
-                return c;
-              }()))
-            return false;
-          std::optional<JobEvent> ev = std::move(*pending);
-          for (;;) {
-            if (!ev) {
-              ev = job->next(std::chrono::milliseconds(1000));
-              if (!ev) {
-                // Nothing new for a second: an SSE comment keeps proxies happy and finds dead
-                // clients.
-                if (!sink.write(": keep-alive\n\n", 14)) {
-                  job->cancel();
-                  return false;
-                }
-                continue;
-              }
-            }
-            if (ev->kind == JobEvent::kToken) {
-              Json lp = nullptr;
-              if (ev->logprob) lp = logprobs_json(chat, {*ev->logprob});
-              if (!send(chunk(chat, id, ev->text, lp, nullptr))) return false;
-              ev.reset();
-              continue;
-            }
-            if (ev->kind == JobEvent::kError) {
-              send(error_body(ApiError(500, "server_error", ev->error)));
-            } else {
-              const GenerateResult& result = job->result();
-              Json last = chunk(chat, id, "", nullptr, openai_finish(result.finish_reason));
-              last["blockattn"] = blockattn_report(*r, result);
-              if (!send(last)) return false;
-              if (r->include_usage) {
-                Json usage = chunk(chat, id, "", nullptr, nullptr);
-                usage["choices"] = Json::array();
-                const int completion = static_cast<int>(result.tokens.size());
-                usage["usage"] = {{"prompt_tokens", result.timings.prompt_tokens},
-                                  {"completion_tokens", completion},
-                                  {"total_tokens", result.timings.prompt_tokens + completion}};
-                usage["blockattn"] = last["blockattn"];
-                if (!send(usage)) return false;
-              }
-            }
-            const std::string done = "data: [DONE]\n\n";
-            sink.write(done.data(), done.size());
-            sink.done();
-            return true;
-          }
-        });
-    return;
+        "text/event-stream",
+        [this, reply](size_t, httplib::DataSink& sink) { return stream_events(*reply, sink); });
+  } else {
+    res.set_chunked_content_provider(
+        "application/json",
+        [this, reply](size_t, httplib::DataSink& sink) { return send_whole(*reply, sink); });
   }
+}
 
-  // Not streamed: the whole answer as one JSON object. While it is being generated a space is
-  // sent every second (leading whitespace is valid JSON), so a client that went away is noticed
-  // and its slot freed.
-  res.set_chunked_content_provider("application/json", [this, job, r, id, chat, pending](
-                                                           size_t, httplib::DataSink& sink) {
-    std::optional<JobEvent> ev = std::move(*pending);
-    auto last_beat = Clock::now();
-    for (;;) {
-      if (Clock::now() - last_beat >= std::chrono::seconds(1)) {
-        last_beat = Clock::now();
-        if (!sink.write(" ", 1)) {
-          job->cancel();
-          return false;
-        }
-      }
-      if (!ev) ev = job->next(std::chrono::milliseconds(250));
-      if (!ev || ev->kind == JobEvent::kToken) {
-        ev.reset();
-        continue;
-      }
-      Json body = ev->kind == JobEvent::kError
-                      ? error_body(ApiError(500, "server_error", ev->error))
-                      : final_response(chat, id, *r, job->result(), job->result().finish_reason);
-      const std::string text = body.dump(-1, ' ', false, Json::error_handler_t::replace);
-      sink.write(text.data(), text.size());
-      sink.done();
-      return true;
+bool Server::stream_events(Reply& reply, httplib::DataSink& sink) const {
+  Job& job = *reply.job;
+  const bool chat = reply.chat;
+  auto write = [&](const std::string& bytes) {
+    if (sink.write(bytes.data(), bytes.size())) return true;
+    job.cancel();  // the client went away: free its slot
+    return false;
+  };
+  auto send = [&](const Json& j) {
+    return write("data: " + j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n");
+  };
+  if (chat) {
+    Json role = chunk(chat, reply.id, "", nullptr, nullptr);
+    role["choices"][0]["delta"] = {{"role", "assistant"}, {"content", ""}};
+    if (!send(role)) return false;
+  }
+  std::optional<JobEvent> ev = std::move(reply.first);
+  for (;;) {
+    if (!ev) ev = job.next(std::chrono::milliseconds(1000));
+    if (!ev) {
+      // Nothing new for a second: an SSE comment keeps proxies happy and finds dead clients.
+      if (!write(": keep-alive\n\n")) return false;
+      continue;
     }
-  });
+    if (ev->kind == JobEvent::kToken) {
+      Json lp = nullptr;
+      if (ev->logprob) lp = logprobs_json(chat, {*ev->logprob});
+      if (!send(chunk(chat, reply.id, ev->text, lp, nullptr))) return false;
+      ev.reset();
+      continue;
+    }
+    if (ev->kind == JobEvent::kError) {
+      send(error_body(ApiError(500, "server_error", ev->error)));
+    } else {
+      const GenerateResult& result = job.result();
+      Json last = chunk(chat, reply.id, "", nullptr, openai_finish(result.finish_reason));
+      last["blockattn"] = blockattn_report(*reply.request, result);
+      if (!send(last)) return false;
+      if (reply.request->include_usage) {
+        Json usage = chunk(chat, reply.id, "", nullptr, nullptr);
+        usage["choices"] = Json::array();
+        usage["usage"] = usage_json(result);
+        usage["blockattn"] = last["blockattn"];
+        if (!send(usage)) return false;
+      }
+    }
+    write("data: [DONE]\n\n");
+    sink.done();
+    return true;
+  }
+}
+
+// Not streamed: the whole answer as one JSON object. While it is being generated a space is sent
+// every second (leading whitespace is valid JSON), so a client that went away is noticed and its
+// slot freed.
+bool Server::send_whole(Reply& reply, httplib::DataSink& sink) const {
+  Job& job = *reply.job;
+  std::optional<JobEvent> ev = std::move(reply.first);
+  auto last_beat = Clock::now();
+  for (;;) {
+    if (Clock::now() - last_beat >= std::chrono::seconds(1)) {
+      last_beat = Clock::now();
+      if (!sink.write(" ", 1)) {
+        job.cancel();
+        return false;
+      }
+    }
+    if (!ev) ev = job.next(std::chrono::milliseconds(250));
+    if (!ev || ev->kind == JobEvent::kToken) {
+      ev.reset();
+      continue;
+    }
+    const Json body = ev->kind == JobEvent::kError
+                          ? error_body(ApiError(500, "server_error", ev->error))
+                          : final_response(reply.chat, reply.id, *reply.request, job.result());
+    const std::string text = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+    sink.write(text.data(), text.size());
+    sink.done();
+    return true;
+  }
 }
 
 // ------------------------------------------------------------------------------- block API
