@@ -122,6 +122,32 @@ inline torch::Tensor attention_after_prefix(const torch::Tensor& q, const torch:
 #endif
 }
 
+// One new query per sequence over its whole cache (a decode step): q [1, n_head, 1, D],
+// k, v [1, n_kv, S, D]. On CUDA in bf16/fp16 the flash kernel is called directly with the n_rep
+// query heads of each KV head folded into the query length (exact: a decode query has no mask),
+// which skips SDPA's per-call backend selection and GQA handling -- a decode step makes one such
+// call per layer and sequence, and their host-side cost is what a batch of streams pays per
+// extra stream. Elsewhere: attention() without a mask.
+inline torch::Tensor attention_decode(const torch::Tensor& q, const torch::Tensor& k,
+                                      const torch::Tensor& v) {
+#if BLOCKATTN_TORCH_2
+  static std::atomic<bool> unavailable{false};
+  const auto dt = q.scalar_type();
+  if (q.is_cuda() && (dt == torch::kBFloat16 || dt == torch::kHalf) && q.size(2) == 1 &&
+      !unavailable) {
+    const int64_t H = q.size(1), D = q.size(3), n_kv = k.size(1);
+    try {
+      torch::Tensor folded = q.reshape({1, n_kv, H / n_kv, D});  // [1, n_kv, n_rep, D]
+      auto out = at::_scaled_dot_product_flash_attention(folded, k, v, 0.0, /*is_causal=*/false);
+      return std::get<0>(out).reshape({1, H, 1, D});
+    } catch (const c10::Error&) {
+      unavailable = true;
+    }
+  }
+#endif
+  return attention(q, k, v, std::nullopt, /*causal=*/false);
+}
+
 inline const char* torch_version() { return TORCH_VERSION; }
 
 }  // namespace blockattn::compat

@@ -63,9 +63,8 @@ torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const
       KVCache& c = *(*kv.rows)[static_cast<size_t>(b)];
       const int64_t past = c.size();
       c.write(layer, k.narrow(0, b, 1), v.narrow(0, b, 1));
-      rows.push_back(compat::attention(q.narrow(0, b, 1), c.keys(layer, past + 1),
-                                       c.values(layer, past + 1), std::nullopt,
-                                       /*causal=*/false));  // [1, n_head, 1, hd]
+      rows.push_back(compat::attention_decode(q.narrow(0, b, 1), c.keys(layer, past + 1),
+                                              c.values(layer, past + 1)));  // [1, n_head, 1, hd]
     }
     out = torch::cat(rows, 0);
   } else if (kv.mask) {
@@ -80,7 +79,7 @@ torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const
     if (past == 0) {
       out = compat::attention(q, keys, values, std::nullopt, /*causal=*/T > 1);
     } else if (T == 1) {
-      out = compat::attention(q, keys, values, std::nullopt, /*causal=*/false);
+      out = compat::attention_decode(q, keys, values);
     } else {
       // Query i sits at position past + i: it sees all cached positions and new ones up to itself.
       out = compat::attention_after_prefix(q, cache->keys(layer, past), cache->values(layer, past),

@@ -14,6 +14,26 @@ namespace {
 
 class CpuVsCuda : public ::testing::TestWithParam<std::string> {};
 
+// The decode fast path (flash with folded query heads) against unmasked attention in fp32.
+TEST(AttentionDecode, EqualsPlainAttentionInBf16) {
+  REQUIRE_CUDA();
+  torch::manual_seed(5);
+  for (auto [heads, kv_heads, keys] :
+       {std::tuple{32, 8, 1000}, std::tuple{4, 4, 3}, std::tuple{6, 2, 77}}) {
+    auto opts = torch::TensorOptions().dtype(torch::kBFloat16).device(torch::kCUDA);
+    torch::Tensor q = torch::randn({1, heads, 1, 128}, opts);        // [1, H, 1, D]
+    torch::Tensor k = torch::randn({1, kv_heads, keys, 128}, opts);  // [1, Hkv, S, D]
+    torch::Tensor v = torch::randn({1, kv_heads, keys, 128}, opts);  // [1, Hkv, S, D]
+    torch::Tensor got = compat::attention_decode(q, k, v);
+    torch::Tensor want = compat::attention(q.to(torch::kFloat32), k.to(torch::kFloat32),
+                                           v.to(torch::kFloat32), std::nullopt, false);
+    EXPECT_LE(test::max_abs_diff(got, want), 2e-2) << heads << "/" << kv_heads << " S=" << keys;
+    // Negative control: another query gives another answer.
+    torch::Tensor other = compat::attention_decode(torch::randn({1, heads, 1, 128}, opts), k, v);
+    EXPECT_GT(test::max_abs_diff(got, other), 5e-2);
+  }
+}
+
 // The fast path of a final block over cached blocks (two flash passes merged by log-sum-exp)
 // against the masked attention it replaces, in fp32 on the same bf16 inputs.
 TEST(AttentionAfterPrefix, EqualsMaskedAttentionInBf16) {
