@@ -21,7 +21,12 @@ namespace {
 
 torch::ScalarType resolve_dtype(const std::string& name, torch::Device device) {
   if (name == "auto") return device.is_cuda() ? torch::kBFloat16 : torch::kFloat32;
-  return parse_float_dtype(name);
+  const torch::ScalarType dtype = parse_float_dtype(name);
+  // libtorch's CPU kernels lack half-precision matrix products: refuse it here, not at the
+  // first matmul with libtorch's own message.
+  if (dtype == torch::kFloat16 && !device.is_cuda())
+    throw UnsupportedError("--dtype float16 needs a CUDA device; on the CPU use float32 or bfloat16");
+  return dtype;
 }
 
 void tie_or_check(ModelWeights& w, const ModelConfig& config) {

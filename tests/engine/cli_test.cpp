@@ -103,6 +103,40 @@ TEST(Cli, BadCacheSizesAreRefusedAndKeepTheSharedCache) {
   EXPECT_TRUE(contains(serve.out, "--cache-mb must be a number of MiB")) << serve.out;
 }
 
+// Issue 13, item 7: numeric options that used to wrap or fall back silently are one-line errors
+// naming the option; item 8: float16 on the CPU is refused before any work.
+TEST(Cli, OutOfRangeOptionsAreOneLineErrorsNamingTheOption) {
+  test::TempDir dir;
+  std::ofstream(dir / "t.txt") << "Some text. More text.\n";
+  const std::string model = test::fixture("models/tiny-llama");
+  const std::string gen = "generate --model " + model + " --query hi -n 2 ";
+  const std::string seg = "segment " + (dir / "t.txt") + " --method recursive --tokenizer " + model + " ";
+  struct Case {
+    std::string args, option;
+  };
+  for (const Case& c : std::vector<Case>{{seg + "--max-tokens -1", "--max-tokens"},
+                                         {seg + "--max-tokens 0", "--max-tokens"},
+                                         {seg + "--min-tokens -3", "--min-tokens"},
+                                         {seg + "--threshold nan", "--threshold"},
+                                         {seg + "--threshold -5", "--threshold"},
+                                         {gen + "--seed -1", "--seed"},
+                                         {gen + "--sinks -7", "--sinks"},
+                                         {gen + "--sinks 65", "--sinks"},
+                                         {gen + "--temperature nan", "--temperature"},
+                                         {gen + "-n 0", "--max-new-tokens"}}) {
+    CliRun r = run_cli(c.args);
+    EXPECT_NE(r.code, 0) << c.args << ": " << r.out;
+    EXPECT_TRUE(contains(r.out, c.option)) << c.args << ": " << r.out;
+    EXPECT_LE(std::count(r.out.begin(), r.out.end(), '\n'), 2) << c.args << ": " << r.out;
+  }
+  CliRun half = run_cli(gen + "--device cpu --dtype float16");
+  EXPECT_EQ(half.code, 1) << half.out;
+  EXPECT_TRUE(contains(half.out, "float16 needs a CUDA device")) << half.out;
+  // The valid edges still work.
+  EXPECT_EQ(run_cli(seg + "--max-tokens 1").code, 0);
+  EXPECT_EQ(run_cli(gen + "--seed 18446744073709551615 --sinks 0").code, 0);
+}
+
 // The README's main command: the shipped default model answers from the example documents, in
 // block attention, with blocks it has never seen together.
 TEST(Cli, DefaultModelAnswersTheExampleQuestion) {

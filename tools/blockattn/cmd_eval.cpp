@@ -13,6 +13,7 @@
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
 #include "commands.h"
+#include "option_checks.h"
 #include "core/io.h"
 #include "data/synthetic_corpus.h"
 #include "eval/final_block_eval.h"
@@ -318,6 +319,7 @@ Runner add_eval(CLI::App& app) {
   cmd->add_option("--passage-tokens", a->passage_tokens, "Target tokens per passage")
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "Evaluation seed (items never seen in training)")
+      ->check(unsigned_integer())
       ->capture_default_str();
   cmd->add_option("--window", a->window,
                   "perplexity / final-block: tokens per scored sequence (0: min(context, 2048))")

@@ -78,13 +78,20 @@ Runner add_generate(CLI::App& app) {
   cmd->add_option("--memory-cache-mb", o->memory_mb, "In-memory block KV budget in MiB (0 disables)")
       ->capture_default_str();
   cmd->add_flag("--no-cache", o->no_cache, "Encode every block now; read and write no cache");
-  cmd->add_option("--sinks", o->engine.sink_tokens, "Block sink tokens per block (default: the model's setting)");
-  cmd->add_option("-n,--max-new-tokens", o->request.max_new_tokens, "Most tokens to generate")->capture_default_str();
-  cmd->add_option("--temperature", o->request.sampling.temperature, "0 = greedy")->capture_default_str();
+  cmd->add_option("--sinks", o->engine.sink_tokens, "Block sink tokens per block (default: the model's setting)")
+      ->check(integer_in(0, 64));
+  cmd->add_option("-n,--max-new-tokens", o->request.max_new_tokens, "Most tokens to generate")
+      ->check(integer_in(1, 1 << 24))
+      ->capture_default_str();
+  cmd->add_option("--temperature", o->request.sampling.temperature, "0 = greedy")
+      ->check(number_in(0, 100))
+      ->capture_default_str();
   cmd->add_option("--top-k", o->request.sampling.top_k, "Sample from the k most likely tokens (0 = off)")
       ->capture_default_str();
   cmd->add_option("--top-p", o->request.sampling.top_p, "Nucleus sampling mass (1 = off)")->capture_default_str();
-  cmd->add_option("--seed", o->request.sampling.seed, "Sampling seed")->capture_default_str();
+  cmd->add_option("--seed", o->request.sampling.seed, "Sampling seed")
+      ->check(unsigned_integer())
+      ->capture_default_str();
   cmd->add_option("--stop", o->request.stop, "Stop when this text is generated (repeatable)");
   cmd->add_flag("!--no-chat-template", o->request.chat_template, "Use the query verbatim as the final block");
   cmd->add_option("--device", o->engine.device, "auto | cpu | cuda | cuda:N")->capture_default_str();

@@ -108,7 +108,8 @@ Runner add_serve(CLI::App& app) {
                   "Learned segmenter for /v1/segment and \"segment\" (none: off)")
       ->capture_default_str();
   cmd->add_option("--sinks", c.engine.sink_tokens,
-                  "Block sink tokens per block (default: the model's setting)");
+                  "Block sink tokens per block (default: the model's setting)")
+      ->check(integer_in(0, 64));
   cmd->add_option("--device", c.engine.device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--dtype", c.engine.dtype,
                   "auto (bf16 on CUDA, fp32 on CPU) | float32 | bfloat16 | float16")

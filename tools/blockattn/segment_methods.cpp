@@ -1,5 +1,7 @@
 #include "segment_methods.h"
 
+#include "option_checks.h"
+
 #include <filesystem>
 
 #include "blockattn/error.h"
@@ -16,19 +18,24 @@ void add_method_options(CLI::App* cmd, MethodArgs& a) {
                   "learned | fixed | recursive | sentence | paragraph | texttiling | semantic")
       ->capture_default_str();
   cmd->add_option("--max-tokens", a.max_tokens, "Hard cap: no block has more tokens")
+      ->check(integer_in(1, 1 << 24))
       ->capture_default_str();
   cmd->add_option("--min-tokens", a.min_tokens,
                   "Blocks below this merge into a neighbour (best effort)")
+      ->check(integer_in(0, 1 << 24))
       ->capture_default_str();
   cmd->add_option("--target-tokens", a.target_tokens,
                   "fixed/recursive/sentence/paragraph: block size to pack up to (0: --max-tokens)")
+      ->check(integer_in(0, 1 << 24))
       ->capture_default_str();
   cmd->add_option("--overlap", a.overlap_tokens, "fixed: tokens shared by consecutive windows")
+      ->check(integer_in(0, 1 << 24))
       ->capture_default_str();
   cmd->add_option("--threshold", a.threshold,
                   "learned/semantic: cut where the score is at least this (default: the "
                   "segmenter's tuned threshold; "
-                  "semantic 0.95, i.e. the 5% most distant neighbours)");
+                  "semantic 0.95, i.e. the 5% most distant neighbours)")
+      ->check(number_in(0, 1));
   cmd->add_option("--tokenizer", a.tokenizer,
                   "Tokenizer (file or model directory) that counts tokens")
       ->capture_default_str();
