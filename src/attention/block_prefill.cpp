@@ -23,7 +23,8 @@ BlockKV place_block(const Model& model, const BlockKV& local, int64_t offset) {
   return {model.rope().shift(local.k, offset), local.v};
 }
 
-BlockKey block_key(const Model& model, const SinkConfig& sinks, const std::vector<int32_t>& tokens) {
+BlockKey block_key(const Model& model, const SinkConfig& sinks,
+                   const std::vector<int32_t>& tokens) {
   BlockKeyInputs in;
   in.model_fingerprint = model.fingerprint();
   in.sink_tokens = sinks.count;
@@ -34,8 +35,9 @@ BlockKey block_key(const Model& model, const SinkConfig& sinks, const std::vecto
   return make_block_key(in);
 }
 
-torch::Tensor prefill_blocks(const Model& model, const PromptLayout& layout, const SinkConfig& sinks,
-                             BlockStore* store, KVCache& cache, PrefillStats* stats, bool all_logits) {
+torch::Tensor prefill_blocks(const Model& model, const PromptLayout& layout,
+                             const SinkConfig& sinks, BlockStore* store, KVCache& cache,
+                             PrefillStats* stats, bool all_logits) {
   if (cache.size() != 0) throw Error("internal: prefill_blocks needs an empty cache");
   // Blocks go into the cache at local rotation; then every key of every block is moved to its
   // global position in one pass (RoPE re-encoding) instead of one rotation per block.
@@ -69,11 +71,14 @@ torch::Tensor prefill_blocks(const Model& model, const PromptLayout& layout, con
                        all_logits ? LogitsFor::kAll : LogitsFor::kLast);
 }
 
-torch::Tensor prefill_full(const Model& model, const PromptLayout& layout, KVCache& cache, bool all_logits) {
+torch::Tensor prefill_full(const Model& model, const PromptLayout& layout, KVCache& cache,
+                           bool all_logits) {
   if (cache.size() != 0) throw Error("internal: prefill_full needs an empty cache");
   torch::Tensor logits = model.forward(token_tensor(model, layout.flat()), cache,
                                        all_logits ? LogitsFor::kAll : LogitsFor::kLast);
-  if (all_logits) logits = logits.narrow(0, layout.final_offset, static_cast<int64_t>(layout.final_tokens.size()));
+  if (all_logits)
+    logits =
+        logits.narrow(0, layout.final_offset, static_cast<int64_t>(layout.final_tokens.size()));
   return logits;
 }
 

@@ -8,8 +8,8 @@
 
 #include <vector>
 
-#include "cache/block_store.h"
 #include "attention/prompt_layout.h"
+#include "cache/block_store.h"
 #include "model/model.h"
 
 namespace blockattn {
@@ -37,8 +37,9 @@ BlockKey block_key(const Model& model, const SinkConfig& sinks, const std::vecto
 // Fills `cache` (empty, capacity ≥ layout.total_tokens()) with the prompt in block mode and
 // returns the logits of F ([1, vocab] float32, or [|F|, vocab] with all_logits).
 // store == nullptr: every block is encoded, nothing is cached.
-torch::Tensor prefill_blocks(const Model& model, const PromptLayout& layout, const SinkConfig& sinks,
-                             BlockStore* store, KVCache& cache, PrefillStats* stats, bool all_logits = false);
+torch::Tensor prefill_blocks(const Model& model, const PromptLayout& layout,
+                             const SinkConfig& sinks, BlockStore* store, KVCache& cache,
+                             PrefillStats* stats, bool all_logits = false);
 
 // The same prompt with ordinary causal attention over the flat sequence.
 torch::Tensor prefill_full(const Model& model, const PromptLayout& layout, KVCache& cache,

@@ -25,7 +25,8 @@ torch::ScalarType resolve_dtype(const std::string& name, torch::Device device) {
   // libtorch's CPU kernels lack half-precision matrix products: refuse it here, not at the
   // first matmul with libtorch's own message.
   if (dtype == torch::kFloat16 && !device.is_cuda())
-    throw UnsupportedError("--dtype float16 needs a CUDA device; on the CPU use float32 or bfloat16");
+    throw UnsupportedError(
+        "--dtype float16 needs a CUDA device; on the CPU use float32 or bfloat16");
   return dtype;
 }
 
@@ -51,7 +52,8 @@ std::shared_ptr<Model> Model::load(const std::string& dir, const ModelLoadOption
     const TensorInfo& info = checkpoint.at(name);
     // Read into a host tensor of the stored dtype, then convert/move once. When the stored dtype
     // is the target and the device is the CPU, that host tensor *is* the final weight.
-    torch::Tensor host = torch::empty(info.shape, torch::TensorOptions().dtype(to_torch(info.dtype)));
+    torch::Tensor host =
+        torch::empty(info.shape, torch::TensorOptions().dtype(to_torch(info.dtype)));
     checkpoint.read(name, host.data_ptr());
     fingerprint.update_field(name);
     fingerprint.update(host.data_ptr(), info.nbytes);
@@ -62,7 +64,8 @@ std::shared_ptr<Model> Model::load(const std::string& dir, const ModelLoadOption
   return model;
 }
 
-std::shared_ptr<Model> Model::random(const ModelConfig& config, const ModelLoadOptions& options, uint64_t seed) {
+std::shared_ptr<Model> Model::random(const ModelConfig& config, const ModelLoadOptions& options,
+                                     uint64_t seed) {
   config.validate();
   torch::Device device = resolve_device(options.device);
   torch::ScalarType dtype = resolve_dtype(options.dtype, device);
@@ -95,7 +98,8 @@ std::shared_ptr<Model> Model::random(const ModelConfig& config, const ModelLoadO
   return model;
 }
 
-void save_model(Model& model, const std::string& dir, torch::ScalarType dtype, uint64_t max_shard_bytes) {
+void save_model(Model& model, const std::string& dir, torch::ScalarType dtype,
+                uint64_t max_shard_bytes) {
   struct Host {
     std::string name;
     torch::Tensor tensor;  // contiguous, on the CPU, in `dtype`
@@ -127,7 +131,8 @@ void save_model(Model& model, const std::string& dir, torch::ScalarType dtype, u
   // Files of the other layout would make the directory ambiguous to Checkpoint::open.
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     const std::string f = entry.path().filename().string();
-    if (f.rfind("model", 0) == 0 && (f.find(".safetensors") != std::string::npos)) std::filesystem::remove(entry.path());
+    if (f.rfind("model", 0) == 0 && (f.find(".safetensors") != std::string::npos))
+      std::filesystem::remove(entry.path());
   }
   nlohmann::json weight_map = nlohmann::json::object();
   for (size_t i = 0; i < shards.size(); ++i) {
@@ -144,8 +149,10 @@ void save_model(Model& model, const std::string& dir, torch::ScalarType dtype, u
     writer.write(dir + "/" + name);
   }
   if (shards.size() > 1)
-    write_file_atomic(dir + "/model.safetensors.index.json",
-                      nlohmann::json{{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}}.dump(2) + "\n");
+    write_file_atomic(
+        dir + "/model.safetensors.index.json",
+        nlohmann::json{{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}}.dump(2) +
+            "\n");
 }
 
 }  // namespace blockattn

@@ -31,7 +31,9 @@ CliRun run_cli(const std::string& args) {
   return r;
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 TEST(Cli, HelpOnEveryCommand) {
   CliRun top = run_cli("--help");
@@ -40,7 +42,8 @@ TEST(Cli, HelpOnEveryCommand) {
   EXPECT_TRUE(contains(top.out, "info"));
   CliRun gen = run_cli("generate --help");
   EXPECT_EQ(gen.code, 0);
-  for (const char* opt : {"--model", "--block", "--query", "--query-file", "--mode", "--cache-dir", "--sinks"})
+  for (const char* opt :
+       {"--model", "--block", "--query", "--query-file", "--mode", "--cache-dir", "--sinks"})
     EXPECT_TRUE(contains(gen.out, opt)) << opt;
   EXPECT_EQ(run_cli("info --help").code, 0);
 }
@@ -58,9 +61,9 @@ TEST(Cli, GenerateReportsTimingsAndReusesTheDiskCache) {
   test::TempDir dir;
   std::ofstream(dir / "a.txt") << "The Alder archive code is 48213.\n";
   std::ofstream(dir / "b.txt") << "Rivers run to the sea.\n";
-  const std::string args = "generate --model " + test::fixture("models/tiny-llama") + " --block " + (dir / "a.txt") +
-                           " --block " + (dir / "b.txt") + " --query 'What is the code?' -n 4 --cache-dir " +
-                           (dir / "cache");
+  const std::string args = "generate --model " + test::fixture("models/tiny-llama") + " --block " +
+                           (dir / "a.txt") + " --block " + (dir / "b.txt") +
+                           " --query 'What is the code?' -n 4 --cache-dir " + (dir / "cache");
   CliRun cold = run_cli(args);
   ASSERT_EQ(cold.code, 0) << cold.out;
   EXPECT_TRUE(contains(cold.out, "blocks reused 0, computed 2")) << cold.out;
@@ -110,7 +113,8 @@ TEST(Cli, OutOfRangeOptionsAreOneLineErrorsNamingTheOption) {
   std::ofstream(dir / "t.txt") << "Some text. More text.\n";
   const std::string model = test::fixture("models/tiny-llama");
   const std::string gen = "generate --model " + model + " --query hi -n 2 ";
-  const std::string seg = "segment " + (dir / "t.txt") + " --method recursive --tokenizer " + model + " ";
+  const std::string seg =
+      "segment " + (dir / "t.txt") + " --method recursive --tokenizer " + model + " ";
   struct Case {
     std::string args, option;
   };
@@ -145,7 +149,8 @@ TEST(Cli, DefaultModelAnswersTheExampleQuestion) {
   for (const char* doc : {"apt_notes.txt", "walnut_archive.txt", "river_notes.txt", "greet.py"})
     args += " --block " + root + "/examples/docs/" + doc;
   for (const char* mode : {"block", "full"}) {
-    CliRun r = run_cli(args + " --mode " + mode + " --query 'What is the access code of the Walnut archive?'");
+    CliRun r = run_cli(args + " --mode " + mode +
+                       " --query 'What is the access code of the Walnut archive?'");
     ASSERT_EQ(r.code, 0) << r.out;
     EXPECT_EQ(r.out.substr(0, 6), "48213\n") << mode << ": " << r.out;
   }
@@ -155,8 +160,9 @@ TEST(Cli, EvalScoresRetrievalAndPerplexity) {
   const std::string model = " --model " + test::fixture("models/tiny-llama");
   const std::string corpus = " --corpus " + test::fixture("corpus/jsonl/docs.jsonl");
   test::TempDir dir;
-  CliRun qa = run_cli("eval" + model + corpus + " --n 2 --passages 2 --passage-tokens 24 --mode block --json " +
-                      (dir / "qa.json"));
+  CliRun qa =
+      run_cli("eval" + model + corpus +
+              " --n 2 --passages 2 --passage-tokens 24 --mode block --json " + (dir / "qa.json"));
   ASSERT_EQ(qa.code, 0) << qa.out;
   EXPECT_TRUE(contains(qa.out, "task retrieval | mode block | 2 passages")) << qa.out;
   EXPECT_TRUE(contains(qa.out, "exact match")) << qa.out;
@@ -167,16 +173,18 @@ TEST(Cli, EvalScoresRetrievalAndPerplexity) {
   EXPECT_TRUE(contains(ppl.out, "| all |")) << ppl.out;
 
   // Final-block LM on segmentation instances: three blocks, the last scored in both modes.
-  const std::string text = "The river runs to the sea past the old mill.\n\nThe mill grinds corn for the town "
-                           "every day.\n\nThe town sells the corn at the market on the square near the river.";
+  const std::string text =
+      "The river runs to the sea past the old mill.\n\nThe mill grinds corn for the town "
+      "every day.\n\nThe town sells the corn at the market on the square near the river.";
   const size_t b1 = text.find("The mill"), b2 = text.find("The town");
-  std::ofstream(dir / "seg.jsonl") << nlohmann::json{{"id", "test/manual/0"}, {"category", "manual"},
-                                                     {"split", "test"}, {"text", text},
-                                                     {"boundaries", {b1, b2}}, {"tokens", 40},
-                                                     {"sources", {"doc"}}}
-                                          .dump()
-                                   << "\n";
-  CliRun fb = run_cli("eval" + model + " --task final-block --window 256 --corpus " + (dir / "seg.jsonl"));
+  std::ofstream(dir / "seg.jsonl")
+      << nlohmann::json{{"id", "test/manual/0"}, {"category", "manual"},   {"split", "test"},
+                        {"text", text},          {"boundaries", {b1, b2}}, {"tokens", 40},
+                        {"sources", {"doc"}}}
+             .dump()
+      << "\n";
+  CliRun fb =
+      run_cli("eval" + model + " --task final-block --window 256 --corpus " + (dir / "seg.jsonl"));
   ASSERT_EQ(fb.code, 0) << fb.out;
   EXPECT_TRUE(contains(fb.out, "| manual | 1 | 2.0 |")) << fb.out;
   EXPECT_TRUE(contains(fb.out, "| all | 1 |")) << fb.out;
@@ -189,17 +197,19 @@ TEST(Cli, SegmentRespectsTheCapAndReproducesTheInput) {
   std::string text;
   for (int s = 0; s < 12; ++s) {
     text += "Section " + std::to_string(s) + "\n\n";
-    for (int p = 0; p < 5; ++p) text += "This paragraph talks about topic " + std::to_string(s) + ", sentence " +
-                                        std::to_string(p) + ". It has a second sentence too.\n";
+    for (int p = 0; p < 5; ++p)
+      text += "This paragraph talks about topic " + std::to_string(s) + ", sentence " +
+              std::to_string(p) + ". It has a second sentence too.\n";
     text += "\n";
   }
   const std::string long_line(200000, 'x');
   const std::string tok = " --tokenizer " + test::fixture("../../models/blockattn-10m");
   for (const std::string& input : {text, long_line}) {
     std::ofstream(dir / "in.txt", std::ios::binary) << input;
-    for (const char* method : {"learned", "recursive", "fixed", "sentence", "paragraph", "texttiling"}) {
-      CliRun r = run_cli("segment " + (dir / "in.txt") + tok + " --max-tokens 40 --method " + method + " -o " +
-                         (dir / "out.jsonl"));
+    for (const char* method :
+         {"learned", "recursive", "fixed", "sentence", "paragraph", "texttiling"}) {
+      CliRun r = run_cli("segment " + (dir / "in.txt") + tok + " --max-tokens 40 --method " +
+                         method + " -o " + (dir / "out.jsonl"));
       ASSERT_EQ(r.code, 0) << method << ": " << r.out;
       std::ifstream out(dir / "out.jsonl");
       std::string joined;
@@ -214,19 +224,25 @@ TEST(Cli, SegmentRespectsTheCapAndReproducesTheInput) {
   }
   std::ofstream(dir / "empty.txt") << "";
   std::ofstream(dir / "bad.txt", std::ios::binary) << "caf\xc3 au lait";
-  std::ofstream(dir / "bin.dat", std::ios::binary) << std::string("\x7f" "ELF\0\0\1", 7);
-  for (const std::string& args : {"segment " + (dir / "empty.txt") + tok, "segment " + (dir / "bad.txt") + tok,
-                                  "segment " + (dir / "bin.dat") + tok,
-                                  "segment " + (dir / "in.txt") + tok + " --min-tokens 50 --max-tokens 40",
-                                  "segment " + (dir / "in.txt") + tok + " --method magic",
-                                  "segment " + (dir / "in.txt") + tok + " --method learned --segmenter " +
-                                      (dir / "none.safetensors")}) {
+  std::ofstream(dir / "bin.dat", std::ios::binary) << std::string(
+      "\x7f"
+      "ELF\0\0\1",
+      7);
+  for (const std::string& args :
+       {"segment " + (dir / "empty.txt") + tok, "segment " + (dir / "bad.txt") + tok,
+        "segment " + (dir / "bin.dat") + tok,
+        "segment " + (dir / "in.txt") + tok + " --min-tokens 50 --max-tokens 40",
+        "segment " + (dir / "in.txt") + tok + " --method magic",
+        "segment " + (dir / "in.txt") + tok + " --method learned --segmenter " +
+            (dir / "none.safetensors")}) {
     CliRun r = run_cli(args);
     EXPECT_NE(r.code, 0) << args;
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << args << "\n" << r.out;
   }
-  EXPECT_TRUE(contains(run_cli("segment " + (dir / "bad.txt") + tok).out, "invalid UTF-8 at byte 3"));
-  CliRun replaced = run_cli("segment " + (dir / "bad.txt") + tok + " --invalid-utf8 replace --format text");
+  EXPECT_TRUE(
+      contains(run_cli("segment " + (dir / "bad.txt") + tok).out, "invalid UTF-8 at byte 3"));
+  CliRun replaced =
+      run_cli("segment " + (dir / "bad.txt") + tok + " --invalid-utf8 replace --format text");
   EXPECT_EQ(replaced.code, 0) << replaced.out;
   EXPECT_TRUE(contains(replaced.out, "caf\xef\xbf\xbd au lait")) << replaced.out;
 }
@@ -251,9 +267,10 @@ TEST(Cli, ErrorsAreOneLineWithNonZeroExit) {
            "synth --corpus " + corpus + " --out " + (dir / "s.jsonl") + " --format alpaca",
            "shard --tokenizer " + test::fixture("models/tiny-llama/tokenizer.json") + " --in " +
                (dir / "missing.jsonl") + " --out " + (dir / "data"),
-           "shard --tokenizer " + test::fixture("models/tiny-llama/tokenizer.json") + " --in " + (dir / "empty.txt") +
-               " --out " + (dir / "data2"),
-           "pretrain --config " + (dir / "missing.json") + " --data " + (dir / "data") + " --out " + (dir / "run"),
+           "shard --tokenizer " + test::fixture("models/tiny-llama/tokenizer.json") + " --in " +
+               (dir / "empty.txt") + " --out " + (dir / "data2"),
+           "pretrain --config " + (dir / "missing.json") + " --data " + (dir / "data") + " --out " +
+               (dir / "run"),
        }) {
     CliRun r = run_cli(args);
     EXPECT_NE(r.code, 0) << args;

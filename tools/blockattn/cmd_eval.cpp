@@ -13,7 +13,6 @@
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
 #include "commands.h"
-#include "option_checks.h"
 #include "core/io.h"
 #include "data/synthetic_corpus.h"
 #include "eval/final_block_eval.h"
@@ -22,6 +21,7 @@
 #include "eval/suite.h"
 #include "eval/suite_table.h"
 #include "model/model.h"
+#include "option_checks.h"
 #include "segment/dataset_instance.h"
 #include "train/progress.h"
 

@@ -32,7 +32,8 @@ std::string read_input(const std::string& path, const std::string& what) {
 int run(GenerateOptions& o) {
   o.engine.cache.memory_budget_bytes = mib_to_bytes(o.memory_mb, "--memory-cache-mb");
   o.engine.cache.disk_budget_bytes = mib_to_bytes(o.disk_mb, "--cache-mb", /*allow_zero=*/false);
-  if (o.query.empty() == o.query_file.empty()) throw InputError("give exactly one of --query and --query-file");
+  if (o.query.empty() == o.query_file.empty())
+    throw InputError("give exactly one of --query and --query-file");
   GenerateRequest& req = o.request;
   req.query = o.query_file.empty() ? o.query : read_input(o.query_file, "--query-file");
   for (const auto& f : o.block_files) req.blocks.push_back(read_input(f, "--block"));
@@ -48,12 +49,13 @@ int run(GenerateOptions& o) {
   std::printf("\n");
   std::fflush(stdout);  // the answer's end before the timings on stderr, also through a pipe
   const GenerateTimings& t = r.timings;
-  std::fprintf(stderr,
-               "--\nmode %s | prompt %d tokens in %d blocks + query | blocks reused %d, computed %d\n"
-               "prefill %.1f ms | time to first token %.1f ms | %d tokens generated, decode %.1f tokens/s | "
-               "finish: %s\n",
-               o.mode.c_str(), t.prompt_tokens, t.blocks_total, t.blocks_reused, t.blocks_computed, t.prefill_ms,
-               t.ttft_ms, t.generated_tokens, t.decode_tokens_per_s, r.finish_reason.c_str());
+  std::fprintf(
+      stderr,
+      "--\nmode %s | prompt %d tokens in %d blocks + query | blocks reused %d, computed %d\n"
+      "prefill %.1f ms | time to first token %.1f ms | %d tokens generated, decode %.1f tokens/s | "
+      "finish: %s\n",
+      o.mode.c_str(), t.prompt_tokens, t.blocks_total, t.blocks_reused, t.blocks_computed,
+      t.prefill_ms, t.ttft_ms, t.generated_tokens, t.decode_tokens_per_s, r.finish_reason.c_str());
   return 0;
 }
 
@@ -65,20 +67,27 @@ Runner add_generate(CLI::App& app) {
       "generate",
       "Answer --query over the --block files. In block mode each block's KV is computed once,\n"
       "cached by content (memory, then --cache-dir) and reused at any position in later prompts.");
-  cmd->add_option("-m,--model", o->engine.model_dir, "Model directory (config.json, *.safetensors, tokenizer)")
+  cmd->add_option("-m,--model", o->engine.model_dir,
+                  "Model directory (config.json, *.safetensors, tokenizer)")
       ->required();
-  cmd->add_option("-b,--block", o->block_files, "A context block: a UTF-8 text file (repeat, in prompt order)");
+  cmd->add_option("-b,--block", o->block_files,
+                  "A context block: a UTF-8 text file (repeat, in prompt order)");
   cmd->add_option("-q,--query", o->query, "The question (the final block)");
   cmd->add_option("--query-file", o->query_file, "Read the question from a file");
-  cmd->add_option("--mode", o->mode, "block: blocks encoded independently and reused; full: ordinary causal attention")
+  cmd->add_option("--mode", o->mode,
+                  "block: blocks encoded independently and reused; full: ordinary causal attention")
       ->check(CLI::IsMember({"block", "full"}))
       ->capture_default_str();
-  cmd->add_option("--cache-dir", o->engine.cache.disk_dir, "Directory for the on-disk block KV cache (shared by processes)");
-  cmd->add_option("--cache-mb", o->disk_mb, "Size limit of --cache-dir in MiB (LRU eviction)")->capture_default_str();
-  cmd->add_option("--memory-cache-mb", o->memory_mb, "In-memory block KV budget in MiB (0 disables)")
+  cmd->add_option("--cache-dir", o->engine.cache.disk_dir,
+                  "Directory for the on-disk block KV cache (shared by processes)");
+  cmd->add_option("--cache-mb", o->disk_mb, "Size limit of --cache-dir in MiB (LRU eviction)")
+      ->capture_default_str();
+  cmd->add_option("--memory-cache-mb", o->memory_mb,
+                  "In-memory block KV budget in MiB (0 disables)")
       ->capture_default_str();
   cmd->add_flag("--no-cache", o->no_cache, "Encode every block now; read and write no cache");
-  cmd->add_option("--sinks", o->engine.sink_tokens, "Block sink tokens per block (default: the model's setting)")
+  cmd->add_option("--sinks", o->engine.sink_tokens,
+                  "Block sink tokens per block (default: the model's setting)")
       ->check(integer_in(0, 64));
   cmd->add_option("-n,--max-new-tokens", o->request.max_new_tokens, "Most tokens to generate")
       ->check(integer_in(1, 1 << 24))
@@ -86,16 +95,21 @@ Runner add_generate(CLI::App& app) {
   cmd->add_option("--temperature", o->request.sampling.temperature, "0 = greedy")
       ->check(number_in(0, 100))
       ->capture_default_str();
-  cmd->add_option("--top-k", o->request.sampling.top_k, "Sample from the k most likely tokens (0 = off)")
+  cmd->add_option("--top-k", o->request.sampling.top_k,
+                  "Sample from the k most likely tokens (0 = off)")
       ->capture_default_str();
-  cmd->add_option("--top-p", o->request.sampling.top_p, "Nucleus sampling mass (1 = off)")->capture_default_str();
+  cmd->add_option("--top-p", o->request.sampling.top_p, "Nucleus sampling mass (1 = off)")
+      ->capture_default_str();
   cmd->add_option("--seed", o->request.sampling.seed, "Sampling seed")
       ->check(unsigned_integer())
       ->capture_default_str();
   cmd->add_option("--stop", o->request.stop, "Stop when this text is generated (repeatable)");
-  cmd->add_flag("!--no-chat-template", o->request.chat_template, "Use the query verbatim as the final block");
-  cmd->add_option("--device", o->engine.device, "auto | cpu | cuda | cuda:N")->capture_default_str();
-  cmd->add_option("--dtype", o->engine.dtype, "auto (bf16 on CUDA, fp32 on CPU) | float32 | bfloat16 | float16")
+  cmd->add_flag("!--no-chat-template", o->request.chat_template,
+                "Use the query verbatim as the final block");
+  cmd->add_option("--device", o->engine.device, "auto | cpu | cuda | cuda:N")
+      ->capture_default_str();
+  cmd->add_option("--dtype", o->engine.dtype,
+                  "auto (bf16 on CUDA, fp32 on CPU) | float32 | bfloat16 | float16")
       ->capture_default_str();
   return [o] { return run(*o); };
 }

@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   blockattn::set_log_level(verbose ? blockattn::LogLevel::kInfo
-                                   : quiet ? blockattn::LogLevel::kError : blockattn::LogLevel::kWarn);
+                           : quiet ? blockattn::LogLevel::kError
+                                   : blockattn::LogLevel::kWarn);
   try {
     for (const auto& [name, run] : runners)
       if (app.got_subcommand(name)) return run();
