@@ -49,9 +49,16 @@ struct SamplingParams {
 };
 
 struct KVStoreConfig {
-  uint64_t memory_budget_bytes = 2ull << 30;  // device-memory LRU of block KV; 0 disables it
-  std::string disk_dir;                       // empty: no disk tier
-  uint64_t disk_budget_bytes = 20ull << 30;   // disk tier size limit (LRU eviction beyond it)
+  // memory_budget_bytes = kAutoBudget: on CUDA, 40% of the device memory free once the weights
+  // are loaded (the rest is left to the requests' own KV caches and activations); on the CPU,
+  // 2 GiB. Engine::cache_stats().memory_budget reports the value chosen.
+  static constexpr uint64_t kAutoBudget = ~0ull;
+  uint64_t memory_budget_bytes = kAutoBudget;  // device-memory LRU of block KV; 0 disables it
+  std::string disk_dir;                        // empty: no disk tier
+  uint64_t disk_budget_bytes = 20ull << 30;    // disk tier size limit (LRU eviction beyond it)
+  // Newly computed blocks reach the lower tiers through a writer thread (never on the path to
+  // the first token); entries beyond this many queued bytes are not written (counted).
+  uint64_t write_queue_bytes = 4ull << 30;
 };
 
 struct EngineConfig {

@@ -1,5 +1,7 @@
 #include "attention/block_prefill.h"
 
+#include "attention/place_blocks.h"
+
 #include "blockattn/error.h"
 #include "model/torch_dtype.h"
 
@@ -17,6 +19,42 @@ BlockKV encode_block(const Model& model, const std::vector<int32_t>& tokens, int
   model.forward(token_tensor(model, tokens), local, LogitsFor::kNone);
   auto [k, v] = local.export_range(0, n);
   return {k, v};
+}
+
+std::vector<BlockKV> encode_blocks(const Model& model,
+                                   const std::vector<const std::vector<int32_t>*>& blocks) {
+  std::vector<BlockKV> out;
+  out.reserve(blocks.size());
+  size_t first = 0;
+  while (first < blocks.size()) {
+    // The next pack: blocks [first, last) within the token budget (at least one block).
+    size_t last = first;
+    int64_t tokens = 0;
+    std::vector<int64_t> lengths;
+    std::vector<int32_t> ids;
+    while (last < blocks.size()) {
+      const int64_t n = static_cast<int64_t>(blocks[last]->size());
+      if (last > first && tokens + n > kMaxPackedTokens) break;
+      lengths.push_back(n);
+      ids.insert(ids.end(), blocks[last]->begin(), blocks[last]->end());
+      tokens += n;
+      ++last;
+    }
+    if (lengths.size() == 1) {
+      out.push_back(encode_block(model, *blocks[first]));
+    } else {
+      KVCache packed = model.new_cache(tokens);
+      model.forward_packed(token_tensor(model, ids), lengths, packed);
+      int64_t start = 0;
+      for (int64_t n : lengths) {
+        auto [k, v] = packed.export_range(start, start + n);  // copies: each entry owns its memory
+        out.push_back({k, v});
+        start += n;
+      }
+    }
+    first = last;
+  }
+  return out;
 }
 
 BlockKV place_block(const Model& model, const BlockKV& local, int64_t offset) {
@@ -39,34 +77,36 @@ torch::Tensor prefill_blocks(const Model& model, const PromptLayout& layout,
                              const SinkConfig& sinks, BlockStore* store, KVCache& cache,
                              PrefillStats* stats, bool all_logits) {
   if (cache.size() != 0) throw Error("internal: prefill_blocks needs an empty cache");
-  // Blocks go into the cache at local rotation; then every key of every block is moved to its
-  // global position in one pass (RoPE re-encoding) instead of one rotation per block.
-  std::vector<int64_t> offsets, lengths;
-  for (const PromptBlock& block : layout.blocks) {
-    auto compute = [&] { return encode_block(model, block.tokens); };
-    BlockKV local;
-    if (store) {
-      BlockFetch f = store->fetch_or_compute(block_key(model, sinks, block.tokens), compute);
-      local = f.kv;
-      if (stats) {
-        (f.source == BlockSource::kComputed ? stats->blocks_computed : stats->blocks_reused)++;
-        stats->sources.push_back({f.source, f.tier});
-      }
-    } else {
-      local = compute();
-      if (stats) {
-        stats->blocks_computed++;
-        stats->sources.push_back({BlockSource::kComputed, ""});
-      }
+  // Blocks are cached at local rotation and placed at their offsets (place_blocks: copy and RoPE
+  // re-encoding). The blocks no tier has are encoded together (encode_blocks).
+  const size_t n_blocks = layout.blocks.size();
+  auto compute_many = [&](const std::vector<size_t>& which) {
+    std::vector<const std::vector<int32_t>*> tokens;
+    for (size_t i : which) tokens.push_back(&layout.blocks[i].tokens);
+    return encode_blocks(model, tokens);
+  };
+  std::vector<BlockFetch> fetched;
+  if (store) {
+    std::vector<BlockKey> keys;
+    for (const PromptBlock& block : layout.blocks)
+      keys.push_back(block_key(model, sinks, block.tokens));
+    fetched = store->fetch_or_compute_many(keys, compute_many);
+  } else {
+    std::vector<size_t> all(n_blocks);
+    for (size_t i = 0; i < n_blocks; ++i) all[i] = i;
+    for (BlockKV& kv : compute_many(all))
+      fetched.push_back({std::move(kv), BlockSource::kComputed, ""});
+  }
+  std::vector<BlockPlacement> placements;
+  for (size_t i = 0; i < n_blocks; ++i) {
+    const BlockFetch& f = fetched[i];
+    if (stats) {
+      (f.source == BlockSource::kComputed ? stats->blocks_computed : stats->blocks_reused)++;
+      stats->sources.push_back({f.source, f.tier});
     }
-    cache.append_block(local.k, local.v);
-    offsets.push_back(block.offset);
-    lengths.push_back(static_cast<int64_t>(block.tokens.size()));
+    placements.push_back({&f.kv, layout.blocks[i].offset});
   }
-  if (!layout.blocks.empty()) {
-    torch::Tensor keys = cache.key_range(0, layout.final_offset);  // [n_layer, n_kv, Σ len, hd]
-    keys.copy_(model.rope().shift_blocks(keys, offsets, lengths));
-  }
+  place_blocks(model, placements, cache);
   return model.forward(token_tensor(model, layout.final_tokens), cache,
                        all_logits ? LogitsFor::kAll : LogitsFor::kLast);
 }

@@ -18,6 +18,14 @@ namespace blockattn {
 // starts are the reference that RoPE re-encoding must reproduce).
 BlockKV encode_block(const Model& model, const std::vector<int32_t>& tokens, int64_t start = 0);
 
+// Encodes several blocks, each alone at positions 0..n-1 as encode_block does, in as few
+// forwards as possible: blocks are packed back to back into forwards of at most
+// kMaxPackedTokens tokens (a longer block gets a forward of its own). Entry b equals
+// encode_block(model, *blocks[b]) up to the reassociation of the larger matrix products.
+inline constexpr int64_t kMaxPackedTokens = 16384;
+std::vector<BlockKV> encode_blocks(const Model& model,
+                                   const std::vector<const std::vector<int32_t>*>& blocks);
+
 // Moves a block's KV from local positions to global offset `offset` (RoPE re-encoding of K).
 BlockKV place_block(const Model& model, const BlockKV& local, int64_t offset);
 

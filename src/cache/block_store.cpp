@@ -38,7 +38,26 @@ BlockKV from_blob(const KVBlob& blob, torch::Device device) {
 
 BlockStore::BlockStore(uint64_t memory_budget_bytes, std::vector<std::unique_ptr<ByteTier>> tiers,
                        torch::Device device)
-    : memory_budget_(memory_budget_bytes), tiers_(std::move(tiers)), device_(device) {}
+    : BlockStore(BlockStoreConfig{memory_budget_bytes}, std::move(tiers), device) {}
+
+BlockStore::BlockStore(const BlockStoreConfig& config, std::vector<std::unique_ptr<ByteTier>> tiers,
+                       torch::Device device)
+    : memory_budget_(config.memory_budget_bytes),
+      write_queue_bytes_(config.write_queue_bytes),
+      write_behind_(config.write_behind),
+      tiers_(std::move(tiers)),
+      device_(device) {
+  if (write_behind_ && !tiers_.empty()) writer_ = std::thread([this] { writer_loop(); });
+}
+
+BlockStore::~BlockStore() {
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    stopping_ = true;
+  }
+  write_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
 
 void BlockStore::remember_locked(const BlockKey& key, const BlockKV& kv) {
   if (memory_budget_ == 0 || kv.bytes() > memory_budget_) return;
@@ -50,66 +69,168 @@ void BlockStore::remember_locked(const BlockKey& key, const BlockKV& kv) {
   }
 }
 
-BlockFetch BlockStore::load_or_compute(const BlockKey& key,
-                                       const std::function<BlockKV()>& compute) {
+std::optional<BlockFetch> BlockStore::load_lower(const BlockKey& key) {
   for (size_t i = 0; i < tiers_.size(); ++i) {
     std::optional<KVBlob> blob = tiers_[i]->get(key);
     if (!blob) continue;
     BlockFetch f{from_blob(*blob, device_), BlockSource::kLowerTier, tiers_[i]->name()};
-    // Fill the faster tiers we passed on the way down.
-    for (size_t j = 0; j < i; ++j) tiers_[j]->put(key, *blob);
+    // Fill the faster tiers passed on the way down.
+    write_lower(key, f.kv, i);
     return f;
   }
-  BlockFetch f{compute(), BlockSource::kComputed, ""};
-  if (!tiers_.empty()) {
-    KVBlob blob = to_blob(f.kv);
-    for (const auto& tier : tiers_) tier->put(key, blob);
+  return std::nullopt;
+}
+
+void BlockStore::write_lower(const BlockKey& key, const BlockKV& kv, size_t tier_count) {
+  if (tier_count == 0) return;
+  if (!write_behind_) {
+    KVBlob blob = to_blob(kv);
+    for (size_t i = 0; i < tier_count; ++i) tiers_[i]->put(key, blob);
+    return;
   }
-  return f;
+  std::lock_guard<std::mutex> lock(write_mu_);
+  // One entry larger than the whole queue still goes in when the queue is empty.
+  if (write_queue_bytes_now_ > 0 && write_queue_bytes_now_ + kv.bytes() > write_queue_bytes_) {
+    ++writes_dropped_;
+    return;
+  }
+  write_queue_.push_back({key, kv, tier_count, compat::StreamMark::here(device_)});
+  write_queue_bytes_now_ += kv.bytes();
+  ++writes_queued_;
+  write_cv_.notify_one();
+}
+
+void BlockStore::writer_loop() {
+  compat::SideStreamGuard side_stream(device_);  // device-to-host copies off the compute stream
+  std::unique_lock<std::mutex> lock(write_mu_);
+  for (;;) {
+    write_cv_.wait(lock, [&] { return stopping_ || !write_queue_.empty(); });
+    if (write_queue_.empty()) return;  // stopping, and everything queued is written
+    PendingWrite w = std::move(write_queue_.front());
+    write_queue_.pop_front();
+    ++writes_in_progress_;
+    lock.unlock();
+    const uint64_t bytes = w.kv.bytes();
+    try {
+      w.ready.wait_on_current_stream();
+      KVBlob blob = to_blob(w.kv);
+      for (size_t i = 0; i < w.tier_count; ++i) tiers_[i]->put(w.key, blob);
+    } catch (const std::exception& e) {
+      // Tiers report their own I/O failures; this is a failed device-to-host copy.
+      BA_WARN("block cache: writing an entry to the lower tiers failed: " << e.what());
+    }
+    w.kv = BlockKV{};  // the tensors go before the queue's byte count does
+    lock.lock();
+    write_queue_bytes_now_ -= bytes;
+    --writes_in_progress_;
+    if (write_queue_.empty() && writes_in_progress_ == 0) write_idle_.notify_all();
+  }
+}
+
+void BlockStore::flush() {
+  std::unique_lock<std::mutex> lock(write_mu_);
+  write_idle_.wait(lock, [&] { return write_queue_.empty() && writes_in_progress_ == 0; });
 }
 
 BlockFetch BlockStore::fetch_or_compute(const BlockKey& key,
                                         const std::function<BlockKV()>& compute) {
-  std::unique_lock<std::mutex> lock(mu_);
-  for (;;) {
-    if (lru_.touch(key)) {
-      ++stats_.memory_hits;
-      return {entries_.at(key), BlockSource::kMemory, "memory"};
-    }
-    auto it = flights_.find(key);
-    if (it == flights_.end()) break;
-    // Someone is already computing this key: wait for their result.
-    std::shared_ptr<Flight> flight = it->second;
-    flight_done_.wait(lock, [&] { return flight->done; });
-    if (!flight->failed) {
-      ++stats_.memory_hits;
-      ++stats_.shared_computes;
-      return {flight->result.kv, BlockSource::kMemory, "memory"};
-    }
-    // Their compute failed: try again (the loop may make this caller the computer).
-  }
-  auto flight = std::make_shared<Flight>();
-  flights_.emplace(key, flight);
-  lock.unlock();
+  return fetch_or_compute_many(
+      {key}, [&](const std::vector<size_t>&) { return std::vector<BlockKV>{compute()}; })[0];
+}
 
-  BlockFetch result;
+std::vector<BlockFetch> BlockStore::fetch_or_compute_many(const std::vector<BlockKey>& keys,
+                                                          const ComputeMany& compute_many) {
+  const size_t n = keys.size();
+  std::vector<BlockFetch> out(n);
+  constexpr size_t kNone = static_cast<size_t>(-1);
+  std::vector<size_t> repeat_of(n, kNone);  // an earlier index with the same key
+  std::vector<size_t> mine;                 // keys this caller fetches or computes
+  std::vector<std::shared_ptr<Flight>> my_flights;
+  std::vector<std::pair<size_t, std::shared_ptr<Flight>>> waits;  // keys others are computing
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::unordered_map<BlockKey, size_t> first;
+    for (size_t i = 0; i < n; ++i) {
+      auto [it, inserted] = first.emplace(keys[i], i);
+      if (!inserted) {
+        repeat_of[i] = it->second;
+      } else if (lru_.touch(keys[i])) {
+        ++stats_.memory_hits;
+        out[i] = {entries_.at(keys[i]), BlockSource::kMemory, "memory"};
+      } else if (auto f = flights_.find(keys[i]); f != flights_.end()) {
+        waits.emplace_back(i, f->second);
+      } else {
+        auto flight = std::make_shared<Flight>();
+        flights_.emplace(keys[i], flight);
+        mine.push_back(i);
+        my_flights.push_back(std::move(flight));
+      }
+    }
+  }
+
+  // Lower tiers first; everything still missing in one batched compute.
+  std::vector<size_t> missing;
   try {
-    result = load_or_compute(key, compute);
+    for (size_t i : mine) {
+      if (std::optional<BlockFetch> f = load_lower(keys[i]))
+        out[i] = std::move(*f);
+      else
+        missing.push_back(i);
+    }
+    if (!missing.empty()) {
+      std::vector<BlockKV> kvs = compute_many(missing);
+      if (kvs.size() != missing.size())
+        throw Error("internal: compute_many returned " + std::to_string(kvs.size()) +
+                    " entries for " + std::to_string(missing.size()) + " keys");
+      for (size_t j = 0; j < missing.size(); ++j)
+        out[missing[j]] = {std::move(kvs[j]), BlockSource::kComputed, ""};
+    }
   } catch (...) {
-    lock.lock();
-    flight->done = flight->failed = true;
-    flights_.erase(key);
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t j = 0; j < mine.size(); ++j) {
+      my_flights[j]->done = my_flights[j]->failed = true;
+      flights_.erase(keys[mine[j]]);
+    }
     flight_done_.notify_all();
     throw;
   }
-  lock.lock();
-  (result.source == BlockSource::kComputed ? stats_.misses : stats_.lower_hits)++;
-  remember_locked(key, result.kv);
-  flight->result = result;
-  flight->done = true;
-  flights_.erase(key);
-  flight_done_.notify_all();
-  return result;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t j = 0; j < mine.size(); ++j) {
+      const size_t i = mine[j];
+      (out[i].source == BlockSource::kComputed ? stats_.misses : stats_.lower_hits)++;
+      remember_locked(keys[i], out[i].kv);
+      my_flights[j]->result = out[i];
+      my_flights[j]->done = true;
+      flights_.erase(keys[i]);
+    }
+    flight_done_.notify_all();
+  }
+  for (size_t i : missing) write_lower(keys[i], out[i].kv, tiers_.size());
+
+  for (auto& [i, flight] : waits) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      flight_done_.wait(lock, [&] { return flight->done; });
+      if (!flight->failed) {
+        ++stats_.memory_hits;
+        ++stats_.shared_computes;
+        out[i] = {flight->result.kv, BlockSource::kMemory, "memory"};
+        continue;
+      }
+    }
+    // Their compute failed: fetch this one on our own (this caller may become its computer).
+    const size_t index = i;
+    out[i] = fetch_or_compute_many(
+        {keys[i]}, [&](const std::vector<size_t>&) { return compute_many({index}); })[0];
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (repeat_of[i] == kNone) continue;
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.memory_hits;
+    out[i] = {out[repeat_of[i]].kv, BlockSource::kMemory, "memory"};
+  }
+  return out;
 }
 
 bool BlockStore::forget(const BlockKey& key) {
@@ -125,10 +246,17 @@ bool BlockStore::in_memory(const BlockKey& key) const {
 }
 
 BlockStoreStats BlockStore::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  BlockStoreStats s = stats_;
-  s.memory_bytes = lru_.bytes();
-  s.memory_entries = lru_.size();
+  BlockStoreStats s;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s = stats_;
+    s.memory_bytes = lru_.bytes();
+    s.memory_entries = lru_.size();
+  }
+  std::lock_guard<std::mutex> lock(write_mu_);
+  s.writes_queued = writes_queued_;
+  s.writes_dropped = writes_dropped_;
+  s.writes_pending = write_queue_.size() + writes_in_progress_;
   return s;
 }
 

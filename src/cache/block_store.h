@@ -1,5 +1,12 @@
 // The block KV store: a device-memory LRU of KV tensors in front of byte-level tiers
-// (disk now, Redis later: anything implementing ByteTier), keyed by content (BlockKey).
+// (disk, Redis: anything implementing ByteTier), keyed by content (BlockKey).
+//
+// Write-behind: a newly computed entry is handed to one writer thread through a bounded queue
+// and written to the lower tiers from there, never on the path to the first token. When the queue
+// already holds `write_queue_bytes`, further writes are dropped (counted): a cache may lose an
+// entry, a request never waits for a disk. A crash loses the queued entries, never leaves a
+// corrupt one (each tier writes atomically and verifies on read). The destructor writes what is
+// still queued; flush() waits for that too.
 //
 // Threading: every method may be called from any thread. One mutex guards the memory tier's map
 // and LRU; it is never held while a block is computed or a lower tier is read or written.
@@ -14,16 +21,20 @@
 #include <torch/torch.h>
 
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "cache/block_key.h"
 #include "cache/byte_tier.h"
 #include "cache/lru_index.h"
+#include "model/compat.h"
 
 namespace blockattn {
 
@@ -51,19 +62,49 @@ struct BlockStoreStats {
   uint64_t memory_bytes = 0;  // bytes held by the memory tier now
   uint64_t memory_entries = 0;
   uint64_t shared_computes = 0;  // callers that waited for another caller's compute of the same key
+  uint64_t writes_queued = 0;    // entries handed to the writer thread
+  uint64_t writes_dropped = 0;   // entries not written because the write queue was full
+  uint64_t writes_pending = 0;   // entries queued or being written now
+};
+
+struct BlockStoreConfig {
+  uint64_t memory_budget_bytes = 0;  // device-memory LRU budget; 0 disables the memory tier
+  // Bytes of entries the writer thread may hold before further lower-tier writes are dropped.
+  // Queued entries share their tensors with the memory tier, so this costs memory only for
+  // entries evicted before they were written.
+  uint64_t write_queue_bytes = 4ull << 30;
+  // false: lower-tier writes happen inside fetch_or_compute (tests that need a deterministic
+  // order; the engine always writes behind).
+  bool write_behind = true;
 };
 
 class BlockStore {
  public:
+  // Computes the entries of keys[i] for each i of `missing` (in that order), all at once.
+  using ComputeMany = std::function<std::vector<BlockKV>(const std::vector<size_t>& missing)>;
+
   // tiers: searched in order after memory; every tier receives newly computed entries.
   // memory_budget_bytes = 0 disables the memory tier (single-flight still applies).
   BlockStore(uint64_t memory_budget_bytes, std::vector<std::unique_ptr<ByteTier>> tiers,
              torch::Device device);
+  BlockStore(const BlockStoreConfig& config, std::vector<std::unique_ptr<ByteTier>> tiers,
+             torch::Device device);
+  ~BlockStore();  // writes what the write queue still holds
 
   // The entry for `key` from the first tier that has a valid one (promoting it to memory),
   // or compute() it and store it in every tier. A failing lower tier never fails the call;
   // an exception from compute() propagates to this caller (nothing is stored).
   BlockFetch fetch_or_compute(const BlockKey& key, const std::function<BlockKV()>& compute);
+
+  // The same for several keys at once: what no tier has is computed by ONE call of
+  // compute_many (batched encoding), with the same single-flight rules per key (a key another
+  // caller is computing is waited for; a key repeated in `keys` is computed once). Result i
+  // belongs to keys[i].
+  std::vector<BlockFetch> fetch_or_compute_many(const std::vector<BlockKey>& keys,
+                                                const ComputeMany& compute_many);
+
+  // Waits until every queued lower-tier write has been done (or dropped).
+  void flush();
 
   // Drops `key` from the memory tier (lower tiers keep their copy). True if it was there.
   bool forget(const BlockKey& key);
@@ -84,12 +125,34 @@ class BlockStore {
 
   // Under mu_: inserts into the memory LRU and evicts to the budget.
   void remember_locked(const BlockKey& key, const BlockKV& kv);
-  // Without mu_: lower tiers, then compute().
-  BlockFetch load_or_compute(const BlockKey& key, const std::function<BlockKV()>& compute);
+  // Without mu_: the entry from the first lower tier that has it (filling the tiers above it).
+  std::optional<BlockFetch> load_lower(const BlockKey& key);
+  // Hands a computed entry to the lower tiers (through the writer thread when write-behind).
+  // tier_count: the first tier_count lower tiers receive it.
+  void write_lower(const BlockKey& key, const BlockKV& kv, size_t tier_count);
+  void writer_loop();
+
+  struct PendingWrite {
+    BlockKey key;
+    BlockKV kv;
+    size_t tier_count = 0;
+    compat::StreamMark ready;  // the device work that produced kv, for the writer's own stream
+  };
 
   const uint64_t memory_budget_;
+  const uint64_t write_queue_bytes_;
+  const bool write_behind_;
   const std::vector<std::unique_ptr<ByteTier>> tiers_;
   const torch::Device device_;
+
+  mutable std::mutex write_mu_;  // guards the write queue and its counters (never held with mu_)
+  std::condition_variable write_cv_, write_idle_;
+  std::deque<PendingWrite> write_queue_;
+  uint64_t write_queue_bytes_now_ = 0;
+  size_t writes_in_progress_ = 0;
+  uint64_t writes_queued_ = 0, writes_dropped_ = 0;
+  bool stopping_ = false;
+  std::thread writer_;
 
   mutable std::mutex mu_;
   std::condition_variable flight_done_;

@@ -44,6 +44,19 @@ SinkConfig resolve_sinks(const EngineConfig& config, const ModelConfig& mc, cons
   return s;
 }
 
+// KVStoreConfig::kAutoBudget resolved for the device the model is on.
+uint64_t memory_budget(const KVStoreConfig& cache, const torch::Device& device) {
+  if (cache.memory_budget_bytes != KVStoreConfig::kAutoBudget) return cache.memory_budget_bytes;
+  if (auto memory = compat::device_memory(device)) {
+    const uint64_t budget = memory->first / 10 * 4;
+    BA_INFO("block cache: memory tier " << (budget >> 20) << " MiB (40% of the "
+                                        << (memory->first >> 20) << " MiB free on " << device.str()
+                                        << ")");
+    return budget;
+  }
+  return 2ull << 30;
+}
+
 }  // namespace
 
 struct Engine::Impl {
@@ -176,7 +189,15 @@ void Session::prefill() {
   const Model& model = *s.engine->model;
   const auto t_prefill = Clock::now();
   try {
-    s.cache.emplace(model.new_cache(s.layout.total_tokens() + s.max_new));
+    // Room for the generated tokens, and for the padding a graphed forward of the prompt's last
+    // part may add (model/decode_graphs.h: up to the next power of two, beyond size()).
+    const int64_t last_part = s.request.mode == AttentionMode::kBlock
+                                  ? static_cast<int64_t>(s.layout.final_tokens.size())
+                                  : s.layout.total_tokens();
+    int64_t padded = 1;
+    while (padded < last_part) padded *= 2;
+    const int64_t padding = last_part <= DecodeGraphs::kMaxTokens ? padded - last_part : 0;
+    s.cache.emplace(model.new_cache(s.layout.total_tokens() + s.max_new + padding));
     GenerateTimings& t = s.result.timings;
     if (s.request.mode == AttentionMode::kBlock) {
       PrefillStats stats;
@@ -277,8 +298,10 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
     disk.budget_bytes = config.cache.disk_budget_bytes;
     tiers.push_back(std::make_unique<DiskTier>(disk));
   }
-  impl->store = std::make_unique<BlockStore>(config.cache.memory_budget_bytes, std::move(tiers),
-                                             impl->model->device());
+  BlockStoreConfig store;
+  store.memory_budget_bytes = memory_budget(config.cache, impl->model->device());
+  store.write_queue_bytes = config.cache.write_queue_bytes;
+  impl->store = std::make_unique<BlockStore>(store, std::move(tiers), impl->model->device());
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 

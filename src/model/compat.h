@@ -2,15 +2,27 @@
 // Debian 12's libtorch 1.13 (CPU, this machine and CI) and PyTorch 2.11's libtorch (CUDA 13, H200).
 #pragma once
 
+#include <c10/core/Event.h>
+#include <c10/core/StreamGuard.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #define BLOCKATTN_TORCH_2 (TORCH_VERSION_MAJOR >= 2)
+
+// BLOCKATTN_WITH_CUDA: set by CMake where libtorch was built with CUDA (its headers and the CUDA
+// runtime's are then on the include path).
+#if defined(BLOCKATTN_WITH_CUDA)
+#include <cuda_runtime_api.h>
+#endif
 
 namespace blockattn::compat {
 
@@ -146,6 +158,123 @@ inline torch::Tensor attention_decode(const torch::Tensor& q, const torch::Tenso
   }
 #endif
   return attention(q, k, v, std::nullopt, /*causal=*/false);
+}
+
+// Sequences packed back to back along the token axis (batched block encoding): their lengths,
+// and the same as cumulative offsets on the device for varlen kernels.
+struct PackedSequences {
+  std::vector<int64_t> lengths;
+  int64_t max_length = 0;
+  torch::Tensor cu_lengths;  // [n + 1] int32 on the device: 0, l0, l0 + l1, ...
+};
+
+inline PackedSequences pack_sequences(const std::vector<int64_t>& lengths,
+                                      const torch::Device& device) {
+  PackedSequences p;
+  p.lengths = lengths;
+  std::vector<int32_t> cu{0};
+  for (int64_t n : lengths) {
+    p.max_length = std::max(p.max_length, n);
+    cu.push_back(cu.back() + static_cast<int32_t>(n));
+  }
+  p.cu_lengths = torch::tensor(cu, torch::kInt32).to(device);
+  return p;
+}
+
+// Causal attention within each packed sequence only: q [1, n_head, N, D], k, v [1, n_kv, N, D]
+// with N = Σ lengths; token i of sequence s sees the tokens of s up to itself. On CUDA in
+// bf16/fp16 one varlen flash call does all sequences (GQA native, no mask); elsewhere one
+// causal attention() per sequence, which computes the same. Returns [1, n_head, N, D].
+inline torch::Tensor attention_packed_causal(const torch::Tensor& q, const torch::Tensor& k,
+                                             const torch::Tensor& v, const PackedSequences& seqs) {
+#if BLOCKATTN_TORCH_2
+  static std::atomic<bool> unavailable{false};
+  const auto dt = q.scalar_type();
+  if (q.is_cuda() && (dt == torch::kBFloat16 || dt == torch::kHalf) && !unavailable) {
+    try {
+      torch::Tensor qt = q[0].transpose(0, 1).contiguous();  // [N, n_head, D]
+      torch::Tensor kt = k[0].transpose(0, 1).contiguous();  // [N, n_kv, D]
+      torch::Tensor vt = v[0].transpose(0, 1).contiguous();  // [N, n_kv, D]
+      auto out = at::_flash_attention_forward(qt, kt, vt, seqs.cu_lengths, seqs.cu_lengths,
+                                              seqs.max_length, seqs.max_length, 0.0,
+                                              /*is_causal=*/true, /*return_debug_mask=*/false);
+      return std::get<0>(out).transpose(0, 1).unsqueeze(0);  // [1, n_head, N, D]
+    } catch (const c10::Error&) {
+      unavailable = true;  // the per-sequence path from now on
+    }
+  }
+#endif
+  std::vector<torch::Tensor> parts;  // [1, n_head, len_s, D] each
+  int64_t start = 0;
+  for (int64_t n : seqs.lengths) {
+    parts.push_back(attention(q.narrow(2, start, n), k.narrow(2, start, n), v.narrow(2, start, n),
+                              std::nullopt, /*causal=*/n > 1));
+    start += n;
+  }
+  return parts.size() == 1 ? parts[0] : torch::cat(parts, 2);
+}
+
+// A point in the work queued on the current stream of a device, made by the thread that produced
+// a tensor; another thread's stream waits for it before reading that tensor (GPU-side: no host
+// wait). Empty, and a no-op, on the CPU.
+class StreamMark {
+ public:
+  StreamMark() = default;
+  static StreamMark here(const torch::Device& device) {
+    StreamMark m;
+    if (!device.is_cuda()) return m;
+    c10::impl::VirtualGuardImpl impl(device.type());
+    m.event_ = std::make_shared<c10::Event>(device.type());
+    m.event_->record(impl.getStream(device));
+    return m;
+  }
+  // Makes the calling thread's current stream on the mark's device wait for it.
+  void wait_on_current_stream() const {
+    if (!event_) return;
+    c10::impl::VirtualGuardImpl impl(event_->device_type());
+    event_->block(impl.getStream(event_->device()));
+  }
+
+ private:
+  std::shared_ptr<c10::Event> event_;
+};
+
+// For the life of the guard, this thread's work on `device` goes to a stream of its own (CUDA),
+// so background copies (write-behind) overlap the compute stream instead of queueing in it.
+class SideStreamGuard {
+ public:
+  explicit SideStreamGuard(const torch::Device& device) {
+#if BLOCKATTN_TORCH_2
+    if (device.is_cuda()) {
+      c10::impl::VirtualGuardImpl impl(device.type());
+      guard_.emplace(impl.getStreamFromGlobalPool(device, /*isHighPriority=*/false));
+    }
+#else
+    (void)device;
+#endif
+  }
+
+ private:
+  std::optional<c10::StreamGuard> guard_;
+};
+
+// Free and total memory of a CUDA device in bytes (cudaMemGetInfo; memory libtorch's caching
+// allocator holds counts as used). nullopt on the CPU or in a build without CUDA.
+inline std::optional<std::pair<uint64_t, uint64_t>> device_memory(const torch::Device& device) {
+#if defined(BLOCKATTN_WITH_CUDA)
+  if (device.is_cuda()) {
+    int previous = 0;
+    if (cudaGetDevice(&previous) != cudaSuccess) return std::nullopt;
+    size_t free_bytes = 0, total_bytes = 0;
+    cudaSetDevice(device.has_index() ? device.index() : 0);
+    const bool ok = cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess;
+    cudaSetDevice(previous);
+    if (ok) return std::make_pair(uint64_t{free_bytes}, uint64_t{total_bytes});
+  }
+#else
+  (void)device;
+#endif
+  return std::nullopt;
 }
 
 inline const char* torch_version() { return TORCH_VERSION; }

@@ -38,7 +38,12 @@ class KVCache {
   // size() by n. k, v: [n_layer, n_kv_head, n, head_dim]. One copy per tensor for all layers.
   void append_block(const torch::Tensor& k, const torch::Tensor& v);
 
-  // All layers' keys of positions [begin, end) as a writable view: [n_layer, n_kv_head, n, head_dim].
+  // Advances size() by n and returns the buffers of the n new positions as writable views, for
+  // the caller to fill: {keys, values}, each [n_layer, n_kv_head, n, head_dim].
+  std::pair<torch::Tensor, torch::Tensor> reserve(int64_t n);
+
+  // All layers' keys of positions [begin, end) as a writable view: [n_layer, n_kv_head, n,
+  // head_dim].
   torch::Tensor key_range(int64_t begin, int64_t end) { return k_.narrow(2, begin, end - begin); }
 
   // All layers' KV of positions [begin, end): [n_layer, n_kv_head, end - begin, head_dim] (copies).

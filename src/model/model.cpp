@@ -23,6 +23,7 @@ Model::Model(ModelConfig config, torch::Device device, torch::ScalarType dtype)
     : config_(std::move(config)), rope_(config_), device_(device), dtype_(dtype) {
   weights_.layers.resize(config_.num_layers);
   if (device_.is_cuda()) compat::configure_attention_backends();
+  if (DecodeGraphs::available(*this)) decode_graphs_ = std::make_unique<DecodeGraphs>(*this);
 }
 
 torch::Tensor Model::rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const {
@@ -32,9 +33,8 @@ torch::Tensor Model::rms_norm(const torch::Tensor& x, const torch::Tensor& weigh
   return weight * (xf * torch::rsqrt(var + config_.rms_norm_eps)).to(x.scalar_type());
 }
 
-torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x,
-                                     int64_t B, const torch::Tensor& cos, const torch::Tensor& sin,
-                                     const KVTarget& kv) const {
+Model::QKV Model::project_qkv(const LayerWeights& w, const torch::Tensor& x, int64_t B,
+                              const torch::Tensor& cos, const torch::Tensor& sin) const {
   // x: [B*T, hidden]. The projections stay 2-D matmuls (as they always were for inference) so
   // inference results do not depend on whether a batch dimension exists.
   const int64_t T = x.size(0) / B;
@@ -49,10 +49,28 @@ torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const
     q = rms_norm(q, w.q_norm);
     k = rms_norm(k, w.k_norm);
   }
-  q = RotaryEmbedding::apply(q.transpose(1, 2), cos, sin);  // [B, n_head, T, hd]
-  k = RotaryEmbedding::apply(k.transpose(1, 2), cos, sin);  // [B, n_kv, T, hd]
-  v = v.transpose(1, 2);                                    // [B, n_kv, T, hd]
+  return {RotaryEmbedding::apply(q.transpose(1, 2), cos, sin),  // [B, n_head, T, hd]
+          RotaryEmbedding::apply(k.transpose(1, 2), cos, sin),  // [B, n_kv, T, hd]
+          v.transpose(1, 2)};                                   // [B, n_kv, T, hd]
+}
 
+torch::Tensor Model::output_projection(const LayerWeights& w, const torch::Tensor& out) const {
+  // out: [B, n_head, T, hd] -> [B*T, hidden]
+  const int64_t B = out.size(0), T = out.size(2);
+  return torch::linear(out.transpose(1, 2).reshape({B * T, config_.num_heads * config_.head_dim}),
+                       w.o_proj, w.o_bias);
+}
+
+torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x,
+                                     int64_t B, const torch::Tensor& cos, const torch::Tensor& sin,
+                                     const KVTarget& kv) const {
+  auto [q, k, v] = project_qkv(w, x, B, cos, sin);
+  return output_projection(w, attend(layer, q, k, v, kv));
+}
+
+torch::Tensor Model::attend(int64_t layer, const torch::Tensor& q, const torch::Tensor& k,
+                            const torch::Tensor& v, const KVTarget& kv) const {
+  const int64_t B = q.size(0), T = q.size(2);
   torch::Tensor out;  // [B, n_head, T, hd]
   KVCache* cache = kv.cache;
   if (kv.rows) {
@@ -67,6 +85,9 @@ torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const
                                               c.values(layer, past + 1)));  // [1, n_head, 1, hd]
     }
     out = torch::cat(rows, 0);
+  } else if (kv.packed) {
+    cache->write(layer, k, v);  // packed index == buffer index: the cache started empty
+    out = compat::attention_packed_causal(q, k, v, *kv.packed);
   } else if (kv.mask) {
     out = compat::attention(q, k, v, *kv.mask, /*causal=*/false);
   } else if (!cache) {
@@ -92,8 +113,7 @@ torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const
       out = compat::attention(q, keys, values, allowed, /*causal=*/false);
     }
   }
-  out = out.transpose(1, 2).reshape({B * T, config_.num_heads * hd});  // [B*T, n_head*hd]
-  return torch::linear(out, w.o_proj, w.o_bias);
+  return out;
 }
 
 torch::Tensor Model::mlp_block(const LayerWeights& w, const torch::Tensor& x) const {
@@ -121,6 +141,11 @@ torch::Tensor Model::forward(const torch::Tensor& ids, KVCache& cache, LogitsFor
     throw InputError("sequence of " + std::to_string(start + T) +
                      " tokens exceeds the model's context of " +
                      std::to_string(config_.max_position_embeddings));
+  if (logits == LogitsFor::kLast && decode_graphs()) {
+    torch::Tensor out = T == 1 ? decode_graphs_->step(ids, {&cache})  // [1, vocab], or undefined
+                               : decode_graphs_->forward(ids, cache);
+    if (out.defined()) return out;
+  }
   auto [cos, sin] = rope_.cos_sin_range(start, T, options());                        // [T, hd] each
   torch::Tensor x = weights_.embed.index_select(0, ids.to(device_, torch::kInt64));  // [T, hidden]
   x = run_layers(x, /*B=*/1, cos, sin, KVTarget{&cache});                            // [T, hidden]
@@ -128,6 +153,37 @@ torch::Tensor Model::forward(const torch::Tensor& ids, KVCache& cache, LogitsFor
   if (logits == LogitsFor::kNone) return {};
   if (logits == LogitsFor::kLast) x = x.narrow(0, T - 1, 1);
   return torch::linear(rms_norm(x, weights_.final_norm), weights_.lm_head).to(torch::kFloat32);
+}
+
+void Model::forward_packed(const torch::Tensor& ids, const std::vector<int64_t>& lengths,
+                           KVCache& cache) const {
+  torch::NoGradGuard no_grad;
+  const int64_t N = ids.size(0);
+  std::vector<int64_t> positions;  // [N]: each sequence from 0
+  positions.reserve(static_cast<size_t>(N));
+  for (int64_t n : lengths) {
+    if (n <= 0) throw InputError("forward_packed() needs non-empty sequences");
+    if (n > config_.max_position_embeddings)
+      throw InputError("sequence of " + std::to_string(n) +
+                       " tokens exceeds the model's context of " +
+                       std::to_string(config_.max_position_embeddings));
+    for (int64_t p = 0; p < n; ++p) positions.push_back(p);
+  }
+  if (ids.dim() != 1 || static_cast<int64_t>(positions.size()) != N)
+    throw InputError("forward_packed() needs ids [N] with N = the sum of the lengths");
+  if (cache.size() != 0) throw Error("internal: forward_packed() needs an empty cache");
+  const compat::PackedSequences packed = compat::pack_sequences(lengths, device_);
+  // One table for positions 0..longest-1, gathered per token on the device.
+  auto [table_cos, table_sin] = rope_.cos_sin_range(0, packed.max_length, options());  // [L, hd]
+  torch::Tensor index = torch::tensor(positions, torch::kInt64).to(device_);           // [N]
+  torch::Tensor cos = table_cos.index_select(0, index);                                // [N, hd]
+  torch::Tensor sin = table_sin.index_select(0, index);                                // [N, hd]
+  torch::Tensor x = weights_.embed.index_select(0, ids.to(device_, torch::kInt64));  // [N, hidden]
+  KVTarget kv;
+  kv.cache = &cache;
+  kv.packed = &packed;
+  run_layers(x, /*B=*/1, cos, sin, kv);
+  cache.commit(N);
 }
 
 torch::Tensor Model::forward_decode_batch(const torch::Tensor& ids,
@@ -143,6 +199,10 @@ torch::Tensor Model::forward_decode_batch(const torch::Tensor& ids,
                        " tokens exceeds the model's context of " +
                        std::to_string(config_.max_position_embeddings));
     positions.push_back(c->next_position());
+  }
+  if (decode_graphs()) {
+    torch::Tensor out = decode_graphs_->step(ids, caches);  // [B, vocab], or undefined
+    if (out.defined()) return out;
   }
   auto [cos, sin] = rope_.cos_sin(positions, options());  // [B, hd] each
   const int64_t hd = cos.size(1);

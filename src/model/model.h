@@ -5,15 +5,21 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
 #include "blockattn/model_config.h"
+#include "model/decode_graphs.h"
 #include "model/kv_cache.h"
 #include "model/rope.h"
 #include "model/weights.h"
 
 namespace blockattn {
+
+namespace compat {
+struct PackedSequences;
+}
 
 struct ModelLoadOptions {
   std::string device = "auto";  // "auto" (cuda if available, else cpu), "cpu", "cuda", "cuda:N"
@@ -59,6 +65,19 @@ class Model {
   torch::Tensor forward_decode_batch(const torch::Tensor& ids,
                                      const std::vector<KVCache*>& caches) const;
 
+  // Batched block encoding: independent sequences packed back to back, ids [N] int64 with
+  // Σ lengths = N. Sequence s runs at positions 0..lengths[s]-1 and attends causally to itself
+  // only (one varlen attention call per layer on CUDA). Writes every token's KV to `cache`
+  // (empty, capacity ≥ N) at its packed index; no logits. Sequence s's KV equals a forward() of
+  // it alone, up to the reassociation of the larger matrix products.
+  void forward_packed(const torch::Tensor& ids, const std::vector<int64_t>& lengths,
+                      KVCache& cache) const;
+
+  // Decode steps (forward of one token with kLast, forward_decode_batch) replay CUDA graphs
+  // where available (model/decode_graphs.h); on by default there. Off: the eager path.
+  void set_decode_graphs(bool enabled) { decode_graphs_enabled_ = enabled; }
+  bool decode_graphs() const { return decode_graphs_ && decode_graphs_enabled_; }
+
   KVCache new_cache(int64_t capacity) const { return KVCache(config_, capacity, options()); }
 
   // Training forward: `ids` [B, T] int64 at positions [0, T), causal attention within each row,
@@ -76,14 +95,17 @@ class Model {
   torch::Tensor hidden_states(const torch::Tensor& ids) const;
 
  private:
+  friend class DecodeGraphs;  // replays the layer functions below
   Model(ModelConfig config, torch::Device device, torch::ScalarType dtype);
   // Where a forward's keys and values go: one sequence's cache (inference, B == 1), one cache per
-  // row (batched decode, T == 1), or none (training: each row attends within itself, causally or
-  // through `mask`).
+  // row (batched decode, T == 1), one cache holding packed sequences that attend within
+  // themselves (batched block encoding), or none (training: each row attends within itself,
+  // causally or through `mask`).
   struct KVTarget {
     KVCache* cache = nullptr;
     const std::vector<KVCache*>* rows = nullptr;
     const torch::Tensor* mask = nullptr;
+    const compat::PackedSequences* packed = nullptr;  // with `cache`
   };
   // Embedding, layers and final norm of ids [B, T]: [B*T, hidden] in the model dtype.
   torch::Tensor final_hidden(const torch::Tensor& ids, const torch::Tensor* mask = nullptr,
@@ -95,6 +117,17 @@ class Model {
   torch::Tensor attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x,
                                 int64_t B, const torch::Tensor& cos, const torch::Tensor& sin,
                                 const KVTarget& kv) const;
+  // The three parts of attention_block. project_qkv: x [B*T, hidden] (normed) to rotated
+  // q [B, n_head, T, hd], k and v [B, n_kv, T, hd]; attend: attention (and KV writes) per `kv`,
+  // [B, n_head, T, hd]; output_projection: back to [B*T, hidden].
+  struct QKV {
+    torch::Tensor q, k, v;
+  };
+  QKV project_qkv(const LayerWeights& w, const torch::Tensor& x, int64_t B,
+                  const torch::Tensor& cos, const torch::Tensor& sin) const;
+  torch::Tensor attend(int64_t layer, const torch::Tensor& q, const torch::Tensor& k,
+                       const torch::Tensor& v, const KVTarget& kv) const;
+  torch::Tensor output_projection(const LayerWeights& w, const torch::Tensor& out) const;
   torch::Tensor mlp_block(const LayerWeights& w, const torch::Tensor& x) const;
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
 
@@ -104,6 +137,8 @@ class Model {
   torch::ScalarType dtype_;
   ModelWeights weights_;
   std::string fingerprint_;
+  std::unique_ptr<DecodeGraphs> decode_graphs_;  // null where graphs are unavailable
+  std::atomic<bool> decode_graphs_enabled_{true};
 };
 
 // Resolves "auto"/"cpu"/"cuda[:N]" (UnsupportedError if CUDA is asked for but absent).

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "attention/block_prefill.h"
+#include "attention/place_blocks.h"
 #include "blockattn/engine.h"
 #include "engine_test_util.h"
 #include "model/compat.h"
@@ -63,6 +64,171 @@ TEST(AttentionAfterPrefix, EqualsMaskedAttentionInBf16) {
     torch::Tensor open =
         compat::attention(q.to(torch::kFloat32), keys, values, std::nullopt, false);
     EXPECT_GT(test::max_abs_diff(got, open), 5e-2);
+  }
+}
+
+// Packed causal attention (one varlen flash call for all sequences) against one causal
+// attention per sequence in fp32 on the same bf16 inputs.
+TEST(AttentionPackedCausal, EqualsPerSequenceAttentionInBf16) {
+  REQUIRE_CUDA();
+  torch::manual_seed(11);
+  const std::vector<int64_t> lengths = {37, 1, 300, 64, 5};
+  const int64_t N = 407, heads = 8, kv_heads = 2;
+  auto opts = torch::TensorOptions().dtype(torch::kBFloat16).device(torch::kCUDA);
+  torch::Tensor q = torch::randn({1, heads, N, 128}, opts);     // [1, H, N, D]
+  torch::Tensor k = torch::randn({1, kv_heads, N, 128}, opts);  // [1, Hkv, N, D]
+  torch::Tensor v = torch::randn({1, kv_heads, N, 128}, opts);  // [1, Hkv, N, D]
+  const compat::PackedSequences seqs = compat::pack_sequences(lengths, torch::kCUDA);
+  torch::Tensor got = compat::attention_packed_causal(q, k, v, seqs);  // [1, H, N, D]
+  ASSERT_EQ(got.sizes(), q.sizes());
+  torch::Tensor want = compat::attention_packed_causal(
+      q.to(torch::kFloat32), k.to(torch::kFloat32), v.to(torch::kFloat32), seqs);  // per sequence
+  EXPECT_LE(test::max_abs_diff(got, want), 2e-2);
+  // Negative control: one causal attention over everything (sequences see each other) differs.
+  torch::Tensor joined = compat::attention(q.to(torch::kFloat32), k.to(torch::kFloat32),
+                                           v.to(torch::kFloat32), std::nullopt, true);
+  EXPECT_GT(test::max_abs_diff(got, joined), 5e-2);
+}
+
+// The fused placement kernel (copy + RoPE re-encoding in one pass) against the libtorch path:
+// bitwise the same keys and values, in fp32 and bf16, into a cache that already holds a prefix.
+TEST_P(CpuVsCuda, FusedPlacementEqualsCopyAndReRotation) {
+  REQUIRE_CUDA();
+#if !defined(BLOCKATTN_WITH_KERNELS)
+  FAIL() << "built without the CUDA kernels (CMake found no CUDA compiler)";
+#endif
+  for (const char* dtype : {"float32", "bfloat16"}) {
+    auto gpu = Model::load(test::model_fixture(GetParam()), {"cuda", dtype});
+    std::vector<BlockKV> blocks;
+    for (int n : {40, 1, 77, 300}) blocks.push_back(encode_block(*gpu, test::ids_range(n, n, 500)));
+    const int64_t prefix = 13;
+    auto fill = [&](bool fused) {
+      KVCache c = gpu->new_cache(prefix + 418 + 5);
+      c.key_range(0, c.capacity()).fill_(7.0);  // poison: every position placed must be written
+      auto [pk, pv] = c.reserve(prefix);
+      pk.fill_(0.5), pv.fill_(0.25);
+      std::vector<BlockPlacement> placed;
+      int64_t at = prefix;
+      for (const BlockKV& b : blocks) {
+        placed.push_back({&b, at});
+        at += b.k.size(2);
+      }
+      (fused ? place_blocks : place_blocks_reference)(*gpu, placed, c);
+      EXPECT_EQ(c.size(), at);
+      return c.export_range(0, c.size());
+    };
+    auto [k_fast, v_fast] = fill(true);
+    auto [k_ref, v_ref] = fill(false);
+    EXPECT_TRUE(torch::equal(k_fast, k_ref))
+        << dtype << ": max diff " << test::max_abs_diff(k_fast, k_ref);
+    EXPECT_TRUE(torch::equal(v_fast, v_ref)) << dtype;
+    // Negative control: the keys were really rotated (they differ from the local ones).
+    EXPECT_GT(test::max_abs_diff(k_fast.narrow(2, prefix + 40, 1), blocks[1].k), 1e-3) << dtype;
+  }
+}
+
+// Decode steps replayed from CUDA graphs give the eager steps' logits (the same kernels on the
+// same values): one sequence (forward of one token), then batches of three and two, several
+// steps each, in fp32 and bf16.
+TEST_P(CpuVsCuda, DecodeGraphsEqualEagerDecode) {
+  REQUIRE_CUDA();
+  for (const char* dtype : {"float32", "bfloat16"}) {
+    auto gpu = Model::load(test::model_fixture(GetParam()), {"cuda", dtype});
+    ASSERT_TRUE(gpu->decode_graphs()) << "CUDA graphs unavailable in this build";
+    auto run = [&](bool graphs) {
+      gpu->set_decode_graphs(false);  // the same eager prefill in both runs
+      std::vector<KVCache> caches;
+      for (int n : {20, 7, 33}) {
+        caches.push_back(gpu->new_cache(n + 12));
+        gpu->forward(token_tensor(*gpu, test::ids_range(n, n, 400)), caches.back(),
+                     LogitsFor::kLast);
+      }
+      gpu->set_decode_graphs(graphs);
+      std::vector<torch::Tensor> logits;
+      for (int step = 0; step < 3; ++step)
+        logits.push_back(gpu->forward(token_tensor(*gpu, {static_cast<int32_t>(11 + step)}),
+                                      caches[0], LogitsFor::kLast));
+      for (int step = 0; step < 3; ++step) {
+        torch::Tensor ids = torch::tensor({5 + step, 6 + step, 7 + step}, torch::kInt64);
+        logits.push_back(gpu->forward_decode_batch(ids, {&caches[0], &caches[1], &caches[2]}));
+      }
+      for (int step = 0; step < 2; ++step) {
+        torch::Tensor ids = torch::tensor({9 + step, 3 + step}, torch::kInt64);
+        logits.push_back(gpu->forward_decode_batch(ids, {&caches[2], &caches[1]}));
+      }
+      return logits;
+    };
+    std::vector<torch::Tensor> eager = run(false), graphed = run(true);
+    ASSERT_EQ(eager.size(), graphed.size());
+    for (size_t i = 0; i < eager.size(); ++i) {
+      ASSERT_EQ(eager[i].sizes(), graphed[i].sizes()) << i;
+      EXPECT_LE(test::max_abs_diff(eager[i], graphed[i]), 1e-5) << dtype << " step " << i;
+    }
+    // Negative control: consecutive steps differ, so a stale static buffer would be caught.
+    EXPECT_GT(test::max_abs_diff(graphed[0], graphed[1]), 1e-4) << dtype;
+  }
+}
+
+// A forward of several tokens from CUDA graphs (padded to a power of two) gives the eager
+// forward's last-token logits and leaves the same cache behind: a prompt from scratch and a
+// final block after a cached prefix; then one decode step on each cache agrees too. fp32: 1e-4;
+// bf16: relative 2e-2 (padding changes the row count of the matrix products).
+TEST_P(CpuVsCuda, GraphedForwardOfSeveralTokensEqualsEager) {
+  REQUIRE_CUDA();
+  for (const char* dtype : {"float32", "bfloat16"}) {
+    auto gpu = Model::load(test::model_fixture(GetParam()), {"cuda", dtype});
+    ASSERT_TRUE(gpu->decode_graphs()) << "CUDA graphs unavailable in this build";
+    const double tol = std::string(dtype) == "float32" ? 1e-4 : 2e-2;
+    auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
+      return test::max_abs_diff(a, b) / b.abs().max().item<double>();
+    };
+    for (int prefix : {0, 45}) {
+      for (int n : {1, 5, 19, 64}) {
+        std::vector<torch::Tensor> logits;
+        std::vector<KVCache> caches;
+        for (bool graphs : {false, true}) {
+          gpu->set_decode_graphs(false);
+          caches.push_back(gpu->new_cache(prefix + n + 80));
+          if (prefix > 0)
+            gpu->forward(token_tensor(*gpu, test::ids_range(3, prefix, 400)), caches.back(),
+                         LogitsFor::kNone);
+          gpu->set_decode_graphs(graphs);
+          logits.push_back(gpu->forward(token_tensor(*gpu, test::ids_range(n, n, 400)),
+                                        caches.back(), LogitsFor::kLast));
+          EXPECT_EQ(caches.back().size(), prefix + n);
+          logits.push_back(gpu->forward(token_tensor(*gpu, {17}), caches.back(), LogitsFor::kLast));
+        }
+        EXPECT_LE(rel(logits[2], logits[0]), tol) << dtype << " prefix " << prefix << " n " << n;
+        EXPECT_LE(rel(logits[3], logits[1]), tol) << dtype << " prefix " << prefix << " n " << n;
+        EXPECT_LE(rel(caches[1].key_range(0, prefix + n), caches[0].key_range(0, prefix + n)), tol);
+      }
+    }
+  }
+}
+
+// Batched block encoding gives each block's own forward on CUDA too (bf16: within the rounding
+// of differently blocked matrix products; fp32: tight).
+TEST_P(CpuVsCuda, BatchedEncodingEqualsOneForwardPerBlock) {
+  REQUIRE_CUDA();
+  for (const char* dtype : {"float32", "bfloat16"}) {
+    auto gpu = Model::load(test::model_fixture(GetParam()), {"cuda", dtype});
+    std::vector<std::vector<int32_t>> blocks;
+    for (int n : {40, 3, 90, 1, 17}) blocks.push_back(test::ids_range(n, n, 500));
+    std::vector<const std::vector<int32_t>*> ptrs;
+    for (const auto& b : blocks) ptrs.push_back(&b);
+    std::vector<BlockKV> batched = encode_blocks(*gpu, ptrs);
+    ASSERT_EQ(batched.size(), blocks.size());
+    // Relative to the largest |value|: bf16 keeps 8 bits, so 2^-7 is one rounding step.
+    const double tol = std::string(dtype) == "float32" ? 1e-5 : 2e-2;
+    auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
+      return test::max_abs_diff(a, b) / b.abs().max().item<double>();
+    };
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      BlockKV one = encode_block(*gpu, blocks[b]);
+      ASSERT_EQ(batched[b].k.sizes(), one.k.sizes());
+      EXPECT_LE(rel(batched[b].k, one.k), tol) << dtype << " block " << b;
+      EXPECT_LE(rel(batched[b].v, one.v), tol) << dtype << " block " << b;
+    }
   }
 }
 

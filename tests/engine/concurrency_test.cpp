@@ -10,6 +10,7 @@
 #include "blockattn/engine.h"
 #include "blockattn/error.h"
 #include "cache/block_store.h"
+#include "cache/disk_tier.h"
 #include "engine_test_util.h"
 
 namespace blockattn {
@@ -230,6 +231,111 @@ TEST(BlockStoreThreads, ByteBudgetHoldsUnderConcurrentInserts) {
   EXPECT_EQ(s.memory_bytes, 10 * entry);
   EXPECT_GT(s.evictions, 0u);
   EXPECT_EQ(s.misses + s.memory_hits, 6u * 200u);
+}
+
+// fetch_or_compute_many: one compute call for everything missing, in the caller's order; a key
+// repeated in the batch is computed once; present keys are memory hits.
+TEST(BlockStoreBatch, MissingKeysAreComputedInOneCall) {
+  BlockStore store(1 << 20, {}, torch::kCPU);
+  store.fetch_or_compute(key_of(2), [] { return fake_kv(2, 2.0f); });
+  std::vector<std::vector<size_t>> calls;
+  auto fetched = store.fetch_or_compute_many(
+      {key_of(1), key_of(2), key_of(3), key_of(1)}, [&](const std::vector<size_t>& missing) {
+        calls.push_back(missing);
+        std::vector<BlockKV> out;
+        for (size_t i : missing) out.push_back(fake_kv(3, 10.0f + static_cast<float>(i)));
+        return out;
+      });
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0], (std::vector<size_t>{0, 2}));
+  ASSERT_EQ(fetched.size(), 4u);
+  EXPECT_EQ(fetched[0].source, BlockSource::kComputed);
+  EXPECT_EQ(fetched[1].source, BlockSource::kMemory);
+  EXPECT_EQ(fetched[2].source, BlockSource::kComputed);
+  EXPECT_EQ(fetched[3].source, BlockSource::kMemory);  // the repeat reuses index 0
+  EXPECT_FLOAT_EQ(fetched[0].kv.k.flatten()[0].item<float>(), 10.0f);
+  EXPECT_FLOAT_EQ(fetched[1].kv.k.flatten()[0].item<float>(), 2.0f);
+  EXPECT_FLOAT_EQ(fetched[2].kv.k.flatten()[0].item<float>(), 12.0f);
+  EXPECT_FLOAT_EQ(fetched[3].kv.k.flatten()[0].item<float>(), 10.0f);
+  EXPECT_EQ(store.stats().misses, 3u);  // key 2 earlier, keys 1 and 3 now
+}
+
+// A batch that meets a key another caller is computing waits for it instead of computing it.
+TEST(BlockStoreBatch, KeyInFlightElsewhereIsWaitedFor) {
+  BlockStore store(1 << 20, {}, torch::kCPU);
+  std::atomic<bool> started{false};
+  std::thread other([&] {
+    store.fetch_or_compute(key_of(5), [&] {
+      started = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      return fake_kv(2, 5.0f);
+    });
+  });
+  while (!started) std::this_thread::yield();
+  std::vector<size_t> computed;
+  auto fetched = store.fetch_or_compute_many({key_of(5), key_of(6)}, [&](const auto& missing) {
+    computed = missing;
+    return std::vector<BlockKV>{fake_kv(2, 6.0f)};
+  });
+  other.join();
+  EXPECT_EQ(computed, (std::vector<size_t>{1}));
+  EXPECT_EQ(fetched[0].source, BlockSource::kMemory);
+  EXPECT_FLOAT_EQ(fetched[0].kv.k.flatten()[0].item<float>(), 5.0f);
+  EXPECT_EQ(store.stats().shared_computes, 1u);
+}
+
+// Write-behind: a computed entry is returned before the (slow) disk write finishes; flush()
+// waits for it; the entry is then on disk, complete. A full write queue drops (and counts)
+// instead of blocking; the destructor writes what is still queued.
+TEST(BlockStoreWriteBehind, DiskWritesDoNotDelayTheCaller) {
+  test::TempDir dir;
+  std::atomic<int> writes_started{0};
+  auto make_store = [&](uint64_t queue_bytes, int write_ms) {
+    DiskTierConfig disk;
+    disk.dir = dir.path();
+    disk.write_hook = [&, write_ms](const std::string&) {
+      ++writes_started;
+      std::this_thread::sleep_for(std::chrono::milliseconds(write_ms));
+    };
+    std::vector<std::unique_ptr<ByteTier>> tiers;
+    tiers.push_back(std::make_unique<DiskTier>(disk));
+    BlockStoreConfig config;
+    config.memory_budget_bytes = 1 << 20;
+    config.write_queue_bytes = queue_bytes;
+    return std::make_unique<BlockStore>(config, std::move(tiers), torch::kCPU);
+  };
+  {
+    auto store = make_store(1 << 20, 300);
+    const auto t0 = std::chrono::steady_clock::now();
+    store->fetch_or_compute(key_of(1), [] { return fake_kv(3, 1.0f); });
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_LT(ms, 250.0) << "the caller waited for the disk write";
+    store->flush();
+    EXPECT_EQ(store->stats().writes_pending, 0u);
+    EXPECT_EQ(store->tiers()[0]->stats().puts, 1u);
+    EXPECT_TRUE(store->tiers()[0]->get(key_of(1)).has_value());
+  }
+  {
+    // A queue of two entries (the one being written counts): while the first write sleeps, the
+    // second entry is queued and the third finds the queue full.
+    const uint64_t entry = fake_kv(3, 0.0f).bytes();
+    auto store = make_store(2 * entry, 200);
+    writes_started = 0;
+    store->fetch_or_compute(key_of(10), [] { return fake_kv(3, 1.0f); });
+    while (writes_started == 0) std::this_thread::yield();  // the writer holds entry 10
+    store->fetch_or_compute(key_of(11), [] { return fake_kv(3, 2.0f); });  // queued
+    store->fetch_or_compute(key_of(12), [] { return fake_kv(3, 3.0f); });  // dropped
+    BlockStoreStats s = store->stats();
+    EXPECT_EQ(s.writes_queued, 2u);
+    EXPECT_EQ(s.writes_dropped, 1u);
+  }  // the destructor writes entry 11
+  DiskTierConfig plain;
+  plain.dir = dir.path();
+  DiskTier reader(plain);
+  EXPECT_TRUE(reader.get(key_of(10)).has_value());
+  EXPECT_TRUE(reader.get(key_of(11)).has_value());
+  EXPECT_FALSE(reader.get(key_of(12)).has_value());
 }
 
 }  // namespace

@@ -110,6 +110,7 @@ TEST(Engine, TwoProcessesShareOneCacheDirectory) {
       try {
         auto engine = Engine::create(config_for("llama", dir.path()));
         for (int round = 0; round < 3; ++round) engine->generate(request(kBlocks, 2));
+        engine.reset();  // _exit skips destructors: write what the write-behind queue holds
         ::_exit(0);
       } catch (...) {
         ::_exit(1);
@@ -202,7 +203,8 @@ TEST(EngineErrors, BadModelDirectories) {
   c.model_dir = copy("truncated");
   {
     std::string w = read_file(c.model_dir + "/model.safetensors");
-    std::ofstream(c.model_dir + "/model.safetensors", std::ios::binary) << w.substr(0, w.size() / 2);
+    std::ofstream(c.model_dir + "/model.safetensors", std::ios::binary)
+        << w.substr(0, w.size() / 2);
   }
   EXPECT_THROW(Engine::create(c), FormatError);
 
@@ -215,7 +217,8 @@ TEST(EngineErrors, BadModelDirectories) {
   EXPECT_THROW(Engine::create(c), UnsupportedError);
 
   c.model_dir = copy("tok");
-  std::ofstream(c.model_dir + "/tokenizer.json") << R"({"model": {"type": "WordPiece", "vocab": {}}})";
+  std::ofstream(c.model_dir + "/tokenizer.json")
+      << R"({"model": {"type": "WordPiece", "vocab": {}}})";
   EXPECT_THROW(Engine::create(c), UnsupportedError);
 
   c.model_dir = copy("notok");

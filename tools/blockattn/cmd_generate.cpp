@@ -17,7 +17,8 @@ struct GenerateOptions {
   std::vector<std::string> block_files;
   std::string query, query_file, mode = "block";
   GenerateRequest request;
-  double memory_mb = 2048, disk_mb = 20480;
+  std::string memory_mb = "auto";
+  double disk_mb = 20480;
   bool no_cache = false;
 };
 
@@ -30,7 +31,7 @@ std::string read_input(const std::string& path, const std::string& what) {
 }
 
 int run(GenerateOptions& o) {
-  o.engine.cache.memory_budget_bytes = mib_to_bytes(o.memory_mb, "--memory-cache-mb");
+  o.engine.cache.memory_budget_bytes = memory_budget_option(o.memory_mb, "--memory-cache-mb");
   o.engine.cache.disk_budget_bytes = mib_to_bytes(o.disk_mb, "--cache-mb", /*allow_zero=*/false);
   if (o.query.empty() == o.query_file.empty())
     throw InputError("give exactly one of --query and --query-file");
@@ -83,7 +84,8 @@ Runner add_generate(CLI::App& app) {
   cmd->add_option("--cache-mb", o->disk_mb, "Size limit of --cache-dir in MiB (LRU eviction)")
       ->capture_default_str();
   cmd->add_option("--memory-cache-mb", o->memory_mb,
-                  "In-memory block KV budget in MiB (0 disables)")
+                  "Device-memory block KV budget in MiB (0 disables); auto: 40% of the free device "
+                  "memory on CUDA, 2048 on the CPU")
       ->capture_default_str();
   cmd->add_flag("--no-cache", o->no_cache, "Encode every block now; read and write no cache");
   cmd->add_option("--sinks", o->engine.sink_tokens,

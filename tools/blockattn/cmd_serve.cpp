@@ -14,13 +14,14 @@ namespace {
 
 struct ServeOptions {
   serve::ServerConfig server;
-  double memory_mb = 2048, disk_mb = 20480;
+  std::string memory_mb = "auto";
+  double disk_mb = 20480;
   std::string segmenter = MethodArgs{}.segmenter;
 };
 
 int run(ServeOptions& o) {
   serve::ServerConfig& c = o.server;
-  c.engine.cache.memory_budget_bytes = mib_to_bytes(o.memory_mb, "--memory-cache-mb");
+  c.engine.cache.memory_budget_bytes = memory_budget_option(o.memory_mb, "--memory-cache-mb");
   c.engine.cache.disk_budget_bytes = mib_to_bytes(o.disk_mb, "--cache-mb", /*allow_zero=*/false);
   if (c.api_key.empty()) {
     if (const char* key = std::getenv("BLOCKATTN_API_KEY")) c.api_key = key;
@@ -102,7 +103,8 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--cache-mb", o->disk_mb, "Size limit of --cache-dir in MiB (LRU eviction)")
       ->capture_default_str();
   cmd->add_option("--memory-cache-mb", o->memory_mb,
-                  "In-memory block KV budget in MiB (0 disables)")
+                  "Device-memory block KV budget in MiB (0 disables); auto: 40% of the free device "
+                  "memory on CUDA, 2048 on the CPU")
       ->capture_default_str();
   cmd->add_option("--segmenter", o->segmenter,
                   "Learned segmenter for /v1/segment and \"segment\" (none: off)")

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "blockattn/engine.h"
 #include "blockattn/error.h"
 
 namespace blockattn::cli {
@@ -21,6 +22,21 @@ inline uint64_t mib_to_bytes(double mib, const std::string& option, bool allow_z
     throw InputError(option + " must be a number of MiB in " + (allow_zero ? "[0" : "(0") +
                      ", 2^40]");
   return static_cast<uint64_t>(mib * 1024.0 * 1024.0);
+}
+
+// --memory-cache-mb: "auto" (KVStoreConfig::kAutoBudget: from free device memory) or MiB >= 0.
+inline uint64_t memory_budget_option(const std::string& value, const std::string& option) {
+  if (value == "auto") return KVStoreConfig::kAutoBudget;
+  size_t used = 0;
+  double mib = std::nan("");
+  try {
+    mib = std::stod(value, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != value.size())
+    throw InputError(option + " must be \"auto\" or a number of MiB, not \"" + value + "\"");
+  return mib_to_bytes(mib, option);
 }
 
 inline std::string format_number(double v) {

@@ -1,0 +1,218 @@
+// Where the time of a block-attention prefill and a decode step goes, phase by phase, on the
+// engine's own code paths (no tokenizer: random token ids of the model's vocabulary):
+//   bench_prefill --model DIR [--device cuda] [--blocks 64] [--block-tokens 500] [--query 24]
+// Phases (each timed after a device synchronize, median of --repeats):
+//   encode one by one   encode_block per block (the simple path)
+//   encode batched      encode_blocks: packed forwards, varlen attention
+//   full prefill        one causal forward over the same tokens + query
+//   warm prefill        prefill_blocks with every block in the memory tier, split into
+//                       fetch (store lookups), place (place_blocks: copy + RoPE re-encoding,
+//                       fused on CUDA; the libtorch reference beside it), final forward
+//   decode step         one token over the warm context: host time to enqueue, and wall time
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "attention/block_prefill.h"
+#include "attention/place_blocks.h"
+#include "model/compat.h"
+#include "model/model.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Block-attention prefill and decode, phase by phase"};
+  std::string model_dir, device = "auto", dtype = "auto";
+  int n_blocks = 64, block_tokens = 500, query_tokens = 24, repeats = 5, decode_steps = 32;
+  app.add_option("--model", model_dir)->required();
+  app.add_option("--device", device)->capture_default_str();
+  app.add_option("--dtype", dtype)->capture_default_str();
+  app.add_option("--blocks", n_blocks)->capture_default_str();
+  app.add_option("--block-tokens", block_tokens)->capture_default_str();
+  app.add_option("--query", query_tokens, "Tokens of the final block")->capture_default_str();
+  app.add_option("--repeats", repeats)->capture_default_str();
+  app.add_option("--decode-steps", decode_steps)->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  using namespace blockattn;
+  try {
+    auto model = Model::load(model_dir, ModelLoadOptions{device, dtype});
+    const torch::Device dev = model->device();
+    const int32_t vocab = static_cast<int32_t>(model->config().vocab_size);
+    std::mt19937 rng(7);
+    auto random_ids = [&](int n) {
+      std::vector<int32_t> ids(static_cast<size_t>(n));
+      for (int32_t& t : ids) t = 4 + static_cast<int32_t>(rng() % static_cast<uint32_t>(vocab - 4));
+      return ids;
+    };
+    std::vector<std::vector<int32_t>> blocks;
+    for (int b = 0; b < n_blocks; ++b) blocks.push_back(random_ids(block_tokens));
+    const SinkConfig sinks;
+    PromptLayout layout = make_prompt_layout(blocks, random_ids(query_tokens), sinks);
+    std::vector<const std::vector<int32_t>*> block_ptrs;
+    for (const PromptBlock& b : layout.blocks) block_ptrs.push_back(&b.tokens);
+    auto sync = [&] { compat::synchronize(dev); };
+    auto time = [&](const std::function<void()>& fn, int runs) {
+      std::vector<double> ms;
+      for (int i = 0; i < runs; ++i) {
+        sync();
+        const auto t = Clock::now();
+        fn();
+        sync();
+        ms.push_back(ms_since(t));
+      }
+      return median(ms);
+    };
+    // Warm up kernels and the allocator.
+    encode_blocks(*model, {block_ptrs[0], block_ptrs[1]});
+    {
+      KVCache c = model->new_cache(layout.total_tokens());
+      prefill_full(*model, layout, c);
+    }
+    std::printf(
+        "model: %d layers, hidden %d, %s on %s; prompt %lld tokens (%d blocks of %d + %d)\n",
+        static_cast<int>(model->config().num_layers), static_cast<int>(model->config().hidden_size),
+        std::string(c10::toString(model->dtype())).c_str(), dev.str().c_str(),
+        static_cast<long long>(layout.total_tokens()), n_blocks, block_tokens, query_tokens);
+
+    const double one_by_one = time(
+        [&] {
+          for (const auto* b : block_ptrs) encode_block(*model, *b);
+        },
+        1);
+    const double batched =
+        time([&] { encode_blocks(*model, block_ptrs); }, std::max(1, repeats / 2));
+    const double full = time(
+        [&] {
+          KVCache c = model->new_cache(layout.total_tokens());
+          prefill_full(*model, layout, c);
+        },
+        std::max(1, repeats / 2));
+    std::printf("encode one by one   %9.2f ms\n", one_by_one);
+    std::printf("encode batched      %9.2f ms  (%.2fx one by one)\n", batched,
+                batched / one_by_one);
+    std::printf("full prefill        %9.2f ms  (batched encode / full = %.3f)\n", full,
+                batched / full);
+
+    BlockStore store(64ull << 30, {}, dev);
+    {
+      KVCache c = model->new_cache(layout.total_tokens());
+      prefill_blocks(*model, layout, sinks, &store, c, nullptr);  // fills the memory tier
+    }
+    const double warm = time(
+        [&] {
+          KVCache c = model->new_cache(layout.total_tokens() + decode_steps);
+          prefill_blocks(*model, layout, sinks, &store, c, nullptr);
+        },
+        repeats);
+    // The same prefill, phase by phase.
+    std::vector<double> fetch_ms, alloc_ms, place_ms, reference_ms, final_ms;
+    for (int r = 0; r < repeats; ++r) {
+      sync();
+      auto t = Clock::now();
+      std::vector<BlockKey> keys;
+      for (const PromptBlock& b : layout.blocks) keys.push_back(block_key(*model, sinks, b.tokens));
+      auto fetched = store.fetch_or_compute_many(keys, [](const std::vector<size_t>&) {
+        throw std::runtime_error("warm: nothing should be computed");
+        return std::vector<BlockKV>{};
+      });
+      fetch_ms.push_back(ms_since(t));
+      std::vector<BlockPlacement> placements;
+      for (size_t i = 0; i < fetched.size(); ++i)
+        placements.push_back({&fetched[i].kv, layout.blocks[i].offset});
+      {
+        sync();
+        t = Clock::now();
+        KVCache ref = model->new_cache(layout.total_tokens());
+        place_blocks_reference(*model, placements, ref);
+        sync();
+        reference_ms.push_back(ms_since(t));
+      }
+      t = Clock::now();
+      KVCache c = model->new_cache(layout.total_tokens() + decode_steps);
+      sync();
+      alloc_ms.push_back(ms_since(t));
+      t = Clock::now();
+      place_blocks(*model, placements, c);
+      sync();
+      place_ms.push_back(ms_since(t));
+      t = Clock::now();
+      model->forward(token_tensor(*model, layout.final_tokens), c, LogitsFor::kLast);
+      sync();
+      final_ms.push_back(ms_since(t));
+    }
+    std::printf(
+        "warm prefill        %9.2f ms  (fetch %.2f, cache alloc %.2f, place %.2f, "
+        "final block %.2f; placement by copy + re-rotation: %.2f)\n",
+        warm, median(fetch_ms), median(alloc_ms), median(place_ms), median(final_ms),
+        median(reference_ms));
+
+    // Decode steps over the warm context, replayed from CUDA graphs (where available) and eager.
+    auto decode = [&](bool graphs) {
+      model->set_decode_graphs(graphs);
+      KVCache c = model->new_cache(layout.total_tokens() + decode_steps + 1);
+      torch::Tensor logits = prefill_blocks(*model, layout, sinks, &store, c, nullptr);
+      std::vector<double> enqueue_ms, step_ms;
+      for (int s = 0; s < decode_steps; ++s) {
+        sync();
+        const auto t = Clock::now();
+        torch::Tensor next = logits.argmax(-1).to(torch::kInt64);  // [1] on the device
+        logits = model->forward(next, c, LogitsFor::kLast);
+        enqueue_ms.push_back(ms_since(t));
+        sync();
+        step_ms.push_back(ms_since(t));
+      }
+      const double step = median(step_ms);
+      std::printf("decode step %-7s %9.2f ms  (%.1f tokens/s; host enqueue %.2f ms)\n",
+                  graphs ? "graphs" : "eager", step, 1000.0 / step, median(enqueue_ms));
+    };
+    if (model->decode_graphs()) decode(true);
+    decode(false);
+
+    // Decode attention alone over the whole context, one layer's worth of KV per call.
+    {
+      KVCache c = model->new_cache(layout.total_tokens() + 1);
+      prefill_blocks(*model, layout, sinks, &store, c, nullptr);
+      const int64_t S = c.size();
+      const auto& cfg = model->config();
+      torch::Tensor q = torch::randn({1, cfg.num_heads, 1, cfg.head_dim}, model->options());
+      const int calls = 64;
+      auto per_call = [&](const std::function<torch::Tensor(int64_t)>& attend) {
+        return time(
+                   [&] {
+                     for (int i = 0; i < calls; ++i) attend(i % cfg.num_layers);
+                   },
+                   3) /
+               calls;
+      };
+      const double folded = per_call(
+          [&](int64_t l) { return compat::attention_decode(q, c.keys(l, S), c.values(l, S)); });
+      const double sdpa = per_call([&](int64_t l) {
+        return compat::attention(q, c.keys(l, S), c.values(l, S), std::nullopt, false);
+      });
+      const double kv_gb = 2.0 * cfg.num_kv_heads * S * cfg.head_dim * 2 / 1e9;
+      std::printf(
+          "decode attention    %9.3f ms per layer folded flash (%.0f GB/s), %.3f ms SDPA "
+          "with GQA (%.0f GB/s), %lld keys\n",
+          folded, kv_gb / folded * 1e3, sdpa, kv_gb / sdpa * 1e3, static_cast<long long>(S));
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
