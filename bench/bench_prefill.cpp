@@ -8,6 +8,8 @@
 //   warm prefill        prefill_blocks with every block in the memory tier, split into
 //                       fetch (store lookups), place (place_blocks: copy + RoPE re-encoding,
 //                       fused on CUDA; the libtorch reference beside it), final forward
+//   warm from host      every block in the pinned host tier (no device tier): copies back,
+//                       placement, final block; beside the machine's pinned copy bandwidth
 //   decode step         one token over the warm context: host time to enqueue, and wall time
 #include <CLI/CLI.hpp>
 
@@ -160,6 +162,38 @@ int main(int argc, char** argv) {
         "final block %.2f; placement by copy + re-rotation: %.2f)\n",
         warm, median(fetch_ms), median(alloc_ms), median(place_ms), median(final_ms),
         median(reference_ms));
+
+    // Warm from the host tier: no device-memory tier, every block in (pinned) host memory.
+    if (dev.is_cuda()) {
+      BlockStoreConfig host_only;
+      host_only.memory_budget_bytes = 0;
+      host_only.host_budget_bytes = 64ull << 30;
+      BlockStore host_store(host_only, {}, dev);
+      {
+        KVCache c = model->new_cache(layout.total_tokens());
+        prefill_blocks(*model, layout, sinks, &host_store, c, nullptr);  // demotes every block
+      }
+      const uint64_t kv_bytes = host_store.stats().host_bytes;
+      const double from_host = time(
+          [&] {
+            KVCache c = model->new_cache(layout.total_tokens() + decode_steps);
+            prefill_blocks(*model, layout, sinks, &host_store, c, nullptr);
+          },
+          repeats);
+      // Host-to-device bandwidth of pinned memory on this machine, for the same bytes.
+      torch::Tensor pinned =
+          torch::empty({static_cast<int64_t>(kv_bytes / 2)},
+                       torch::TensorOptions().dtype(torch::kBFloat16).pinned_memory(true));
+      pinned.fill_(1);
+      torch::Tensor on_device = torch::empty({pinned.numel()}, model->options());
+      const double copy_ms = time([&] { on_device.copy_(pinned, /*non_blocking=*/true); }, 3);
+      const double gbps = kv_bytes / copy_ms / 1e6;
+      std::printf(
+          "warm from host      %9.2f ms  (%.2f GB of KV; pinned host-to-device %.1f GB/s: "
+          "floor %.2f ms + device-warm %.2f ms = %.2f ms; ratio %.2f)\n",
+          from_host, kv_bytes / 1e9, gbps, copy_ms, warm, copy_ms + warm,
+          from_host / (copy_ms + warm));
+    }
 
     // Decode steps over the warm context, replayed from CUDA graphs (where available) and eager.
     auto decode = [&](bool graphs) {

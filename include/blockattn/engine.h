@@ -54,6 +54,11 @@ struct KVStoreConfig {
   // 2 GiB. Engine::cache_stats().memory_budget reports the value chosen.
   static constexpr uint64_t kAutoBudget = ~0ull;
   uint64_t memory_budget_bytes = kAutoBudget;  // device-memory LRU of block KV; 0 disables it
+  // Host-memory LRU (pinned) between device memory and the lower tiers, on CUDA only: entries the
+  // device tier evicts are copied here and copied back on a hit. kAutoBudget: a quarter of the
+  // machine's physical memory, at most 64 GiB, on CUDA; 0 (none) on the CPU, where the memory
+  // tier already is host memory. 0 disables it.
+  uint64_t host_budget_bytes = kAutoBudget;
   std::string disk_dir;                        // empty: no disk tier
   uint64_t disk_budget_bytes = 20ull << 30;    // disk tier size limit (LRU eviction beyond it)
   // Newly computed blocks reach the lower tiers through a writer thread (never on the path to
@@ -161,7 +166,8 @@ struct CacheStats {
   uint64_t memory_hits = 0, lower_hits = 0, misses = 0, memory_bytes = 0, memory_entries = 0;
   uint64_t memory_evictions = 0, memory_budget = 0;
   uint64_t corrupt_dropped = 0, write_failures = 0;
-  std::vector<TierCacheStats> tiers;  // the lower tiers, in search order
+  uint64_t host_hits = 0, host_bytes = 0, host_entries = 0, host_budget = 0, demotions = 0;
+  std::vector<TierCacheStats> tiers;  // the tiers below memory, in search order ("host" first)
   std::string describe;               // one line per tier
 };
 

@@ -4,7 +4,8 @@
 # Builds the benches and the CUDA suite (incremental when build-gpu/ survives), runs the CUDA
 # tests named by CUDA_TESTS (default: the attention and batched-encoding ones), writes a
 # random-weight model of the Llama-3-8B shape and runs bench/bench_prefill: block encoding one
-# by one vs batched vs full prefill, the warm prefill phase by phase, and a decode step.
+# by one vs batched vs full prefill, the warm prefill phase by phase, warm from the host tier,
+# decode steps; then bench_ttft with a disk tier (DISK=0 skips it) and the files' read speed.
 # Logs to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,5 +23,24 @@ M=${MODEL:-/tmp/llama8b}
       --tokenizer tests/fixtures/models/tiny-llama/tokenizer.json
   build-gpu/bench/bench_prefill --model $M --device cuda --blocks ${BLOCKS:-64} \
       --block-tokens ${BLOCK_TOKENS:-500} --repeats ${REPEATS:-5}
-  nvidia-smi --query-gpu=memory.used --format=csv
+  if [ "${DISK:-1}" = 1 ]; then  # warm from the disk tier (fresh engine), and the disk's read speed
+    rm -rf /tmp/bacache
+    build-gpu/bench/bench_ttft --model $M --device cuda --blocks ${BLOCKS:-64} \
+        --block-tokens ${BLOCK_TOKENS:-500} --cache-dir /tmp/bacache --repeats 3
+    du -sh /tmp/bacache
+    python3 - <<'PY'
+import glob, os, time
+files = sorted(glob.glob("/tmp/bacache/*.bakv"))
+t = time.perf_counter(); n = 0
+for f in files:
+    fd = os.open(f, os.O_RDONLY)
+    while True:
+        b = os.read(fd, 16 << 20)
+        if not b: break
+        n += len(b)
+    os.close(fd)
+dt = time.perf_counter() - t
+print(f"read {len(files)} cache files, {n/1e9:.2f} GB in {dt*1e3:.0f} ms = {n/dt/1e9:.2f} GB/s (page cache not dropped)")
+PY
+  fi
 } 2>&1 | tee "$OUT/prefill_bench.log"

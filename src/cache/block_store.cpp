@@ -43,6 +43,7 @@ BlockStore::BlockStore(uint64_t memory_budget_bytes, std::vector<std::unique_ptr
 BlockStore::BlockStore(const BlockStoreConfig& config, std::vector<std::unique_ptr<ByteTier>> tiers,
                        torch::Device device)
     : memory_budget_(config.memory_budget_bytes),
+      host_budget_(config.host_budget_bytes),
       write_queue_bytes_(config.write_queue_bytes),
       write_behind_(config.write_behind),
       tiers_(std::move(tiers)),
@@ -59,14 +60,54 @@ BlockStore::~BlockStore() {
   if (writer_.joinable()) writer_.join();
 }
 
-void BlockStore::remember_locked(const BlockKey& key, const BlockKV& kv) {
-  if (memory_budget_ == 0 || kv.bytes() > memory_budget_) return;
+void BlockStore::remember_locked(const BlockKey& key, const BlockKV& kv,
+                                 std::vector<std::pair<BlockKey, BlockKV>>& evicted) {
+  if (memory_budget_ == 0 || kv.bytes() > memory_budget_) {
+    evicted.emplace_back(key, kv);  // too large for the device tier: straight to the host tier
+    return;
+  }
   entries_[key] = kv;
   lru_.insert(key, kv.bytes());
   for (const BlockKey& old : lru_.evict_to_fit(memory_budget_)) {
-    entries_.erase(old);
+    auto it = entries_.find(old);
+    evicted.emplace_back(old, std::move(it->second));
+    entries_.erase(it);
     ++stats_.evictions;
   }
+}
+
+void BlockStore::demote(std::vector<std::pair<BlockKey, BlockKV>>& evicted) {
+  if (host_budget_ == 0 || evicted.empty()) {
+    evicted.clear();
+    return;
+  }
+  for (auto& [key, kv] : evicted) {
+    if (kv.bytes() > host_budget_) continue;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (host_lru_.touch(key)) continue;  // already there (an earlier demotion or promotion)
+    }
+    // Copies on the current stream: anything that later reads the host copy back to the device
+    // queues behind them, and the device memory is reused only after them.
+    auto options =
+        torch::TensorOptions().dtype(kv.k.scalar_type()).pinned_memory(device_.is_cuda());
+    BlockKV host{torch::empty(kv.k.sizes(), options), torch::empty(kv.v.sizes(), options)};
+    host.k.copy_(kv.k, /*non_blocking=*/true);
+    host.v.copy_(kv.v, /*non_blocking=*/true);
+    std::lock_guard<std::mutex> lock(mu_);
+    host_entries_[key] = host;
+    host_lru_.insert(key, host.bytes());
+    ++stats_.demotions;
+    for (const BlockKey& old : host_lru_.evict_to_fit(host_budget_)) {
+      host_entries_.erase(old);
+      ++stats_.host_evictions;
+    }
+  }
+  evicted.clear();
+}
+
+BlockKV BlockStore::to_device(const BlockKV& host) const {
+  return {host.k.to(device_, /*non_blocking=*/true), host.v.to(device_, /*non_blocking=*/true)};
 }
 
 std::optional<BlockFetch> BlockStore::load_lower(const BlockKey& key) {
@@ -147,6 +188,8 @@ std::vector<BlockFetch> BlockStore::fetch_or_compute_many(const std::vector<Bloc
   std::vector<size_t> mine;                 // keys this caller fetches or computes
   std::vector<std::shared_ptr<Flight>> my_flights;
   std::vector<std::pair<size_t, std::shared_ptr<Flight>>> waits;  // keys others are computing
+  std::vector<size_t> host_hits;                                  // copied back below
+  std::vector<std::pair<BlockKey, BlockKV>> evicted;              // for the host tier
   {
     std::lock_guard<std::mutex> lock(mu_);
     std::unordered_map<BlockKey, size_t> first;
@@ -157,6 +200,10 @@ std::vector<BlockFetch> BlockStore::fetch_or_compute_many(const std::vector<Bloc
       } else if (lru_.touch(keys[i])) {
         ++stats_.memory_hits;
         out[i] = {entries_.at(keys[i]), BlockSource::kMemory, "memory"};
+      } else if (host_lru_.touch(keys[i])) {
+        ++stats_.host_hits;
+        host_hits.push_back(i);
+        out[i] = {host_entries_.at(keys[i]), BlockSource::kLowerTier, "host"};
       } else if (auto f = flights_.find(keys[i]); f != flights_.end()) {
         waits.emplace_back(i, f->second);
       } else {
@@ -168,7 +215,13 @@ std::vector<BlockFetch> BlockStore::fetch_or_compute_many(const std::vector<Bloc
     }
   }
 
-  // Lower tiers first; everything still missing in one batched compute.
+  // Host-tier hits back to the device (and into the memory tier).
+  if (!host_hits.empty()) {
+    for (size_t i : host_hits) out[i].kv = to_device(out[i].kv);
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i : host_hits) remember_locked(keys[i], out[i].kv, evicted);
+  }
+  // Lower tiers next; everything still missing in one batched compute.
   std::vector<size_t> missing;
   try {
     for (size_t i : mine) {
@@ -199,7 +252,7 @@ std::vector<BlockFetch> BlockStore::fetch_or_compute_many(const std::vector<Bloc
     for (size_t j = 0; j < mine.size(); ++j) {
       const size_t i = mine[j];
       (out[i].source == BlockSource::kComputed ? stats_.misses : stats_.lower_hits)++;
-      remember_locked(keys[i], out[i].kv);
+      remember_locked(keys[i], out[i].kv, evicted);
       my_flights[j]->result = out[i];
       my_flights[j]->done = true;
       flights_.erase(keys[i]);
@@ -207,6 +260,7 @@ std::vector<BlockFetch> BlockStore::fetch_or_compute_many(const std::vector<Bloc
     flight_done_.notify_all();
   }
   for (size_t i : missing) write_lower(keys[i], out[i].kv, tiers_.size());
+  demote(evicted);
 
   for (auto& [i, flight] : waits) {
     {
@@ -235,7 +289,9 @@ std::vector<BlockFetch> BlockStore::fetch_or_compute_many(const std::vector<Bloc
 
 bool BlockStore::forget(const BlockKey& key) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!lru_.erase(key)) return false;
+  const bool in_host = host_lru_.erase(key);
+  host_entries_.erase(key);
+  if (!lru_.erase(key)) return in_host;
   entries_.erase(key);
   return true;
 }
@@ -252,6 +308,8 @@ BlockStoreStats BlockStore::stats() const {
     s = stats_;
     s.memory_bytes = lru_.bytes();
     s.memory_entries = lru_.size();
+    s.host_bytes = host_lru_.bytes();
+    s.host_entries = host_lru_.size();
   }
   std::lock_guard<std::mutex> lock(write_mu_);
   s.writes_queued = writes_queued_;

@@ -1,5 +1,6 @@
-// The block KV store: a device-memory LRU of KV tensors in front of byte-level tiers
-// (disk, Redis: anything implementing ByteTier), keyed by content (BlockKey).
+// The block KV store: a device-memory LRU of KV tensors, then a host-memory LRU (pinned on
+// CUDA) that the device tier demotes its evicted entries to, in front of byte-level tiers (disk,
+// Redis: anything implementing ByteTier), keyed by content (BlockKey).
 //
 // Write-behind: a newly computed entry is handed to one writer thread through a bounded queue
 // and written to the lower tiers from there, never on the path to the first token. When the queue
@@ -62,13 +63,21 @@ struct BlockStoreStats {
   uint64_t memory_bytes = 0;  // bytes held by the memory tier now
   uint64_t memory_entries = 0;
   uint64_t shared_computes = 0;  // callers that waited for another caller's compute of the same key
-  uint64_t writes_queued = 0;    // entries handed to the writer thread
-  uint64_t writes_dropped = 0;   // entries not written because the write queue was full
-  uint64_t writes_pending = 0;   // entries queued or being written now
+  uint64_t host_hits = 0;        // found in the host tier (copied back to the device)
+  uint64_t host_bytes = 0;       // bytes held by the host tier now
+  uint64_t host_entries = 0;
+  uint64_t host_evictions = 0;  // host-tier entries dropped to stay within its budget
+  uint64_t demotions = 0;       // memory-tier evictions copied into the host tier
+  uint64_t writes_queued = 0;   // entries handed to the writer thread
+  uint64_t writes_dropped = 0;  // entries not written because the write queue was full
+  uint64_t writes_pending = 0;  // entries queued or being written now
 };
 
 struct BlockStoreConfig {
   uint64_t memory_budget_bytes = 0;  // device-memory LRU budget; 0 disables the memory tier
+  // Host-memory LRU budget (pinned memory when the device is CUDA); entries the memory tier
+  // evicts are copied here instead of dropped, and a hit here is copied back. 0 disables it.
+  uint64_t host_budget_bytes = 0;
   // Bytes of entries the writer thread may hold before further lower-tier writes are dropped.
   // Queued entries share their tensors with the memory tier, so this costs memory only for
   // entries evicted before they were written.
@@ -106,13 +115,15 @@ class BlockStore {
   // Waits until every queued lower-tier write has been done (or dropped).
   void flush();
 
-  // Drops `key` from the memory tier (lower tiers keep their copy). True if it was there.
+  // Drops `key` from the memory and host tiers (lower tiers keep their copy). True if it was in
+  // either.
   bool forget(const BlockKey& key);
   // True if the memory tier holds `key` (no recency change, no statistics).
   bool in_memory(const BlockKey& key) const;
 
   BlockStoreStats stats() const;
   uint64_t memory_budget() const { return memory_budget_; }
+  uint64_t host_budget() const { return host_budget_; }
   const std::vector<std::unique_ptr<ByteTier>>& tiers() const { return tiers_; }
 
  private:
@@ -123,8 +134,14 @@ class BlockStore {
     BlockFetch result;
   };
 
-  // Under mu_: inserts into the memory LRU and evicts to the budget.
-  void remember_locked(const BlockKey& key, const BlockKV& kv);
+  // Under mu_: inserts into the memory LRU and evicts to the budget; the evicted entries are
+  // appended to `evicted` for demote() once mu_ is released.
+  void remember_locked(const BlockKey& key, const BlockKV& kv,
+                       std::vector<std::pair<BlockKey, BlockKV>>& evicted);
+  // Without mu_: copies evicted device entries into the host tier (a no-op without one).
+  void demote(std::vector<std::pair<BlockKey, BlockKV>>& evicted);
+  // Host tier entry -> device tensors (asynchronous copies on the current stream).
+  BlockKV to_device(const BlockKV& host) const;
   // Without mu_: the entry from the first lower tier that has it (filling the tiers above it).
   std::optional<BlockFetch> load_lower(const BlockKey& key);
   // Hands a computed entry to the lower tiers (through the writer thread when write-behind).
@@ -140,6 +157,7 @@ class BlockStore {
   };
 
   const uint64_t memory_budget_;
+  const uint64_t host_budget_;
   const uint64_t write_queue_bytes_;
   const bool write_behind_;
   const std::vector<std::unique_ptr<ByteTier>> tiers_;
@@ -158,6 +176,8 @@ class BlockStore {
   std::condition_variable flight_done_;
   LruIndex<BlockKey, std::hash<BlockKey>> lru_;
   std::unordered_map<BlockKey, BlockKV> entries_;
+  LruIndex<BlockKey, std::hash<BlockKey>> host_lru_;    // under mu_ too
+  std::unordered_map<BlockKey, BlockKV> host_entries_;  // host tensors (pinned on CUDA)
   std::unordered_map<BlockKey, std::shared_ptr<Flight>> flights_;
   BlockStoreStats stats_;
 };

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <optional>
 
+#include <unistd.h>
+
 #include "attention/block_prefill.h"
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
@@ -55,6 +57,15 @@ uint64_t memory_budget(const KVStoreConfig& cache, const torch::Device& device) 
     return budget;
   }
   return 2ull << 30;
+}
+
+// KVStoreConfig::host_budget_bytes resolved: a host tier only when the blocks live on a GPU.
+uint64_t host_budget(const KVStoreConfig& cache, const torch::Device& device) {
+  if (!device.is_cuda()) return 0;
+  if (cache.host_budget_bytes != KVStoreConfig::kAutoBudget) return cache.host_budget_bytes;
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  const uint64_t ram = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 0;
+  return std::min<uint64_t>(ram / 4, 64ull << 30);
 }
 
 }  // namespace
@@ -301,6 +312,7 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   BlockStoreConfig store;
   store.memory_budget_bytes = memory_budget(config.cache, impl->model->device());
   store.write_queue_bytes = config.cache.write_queue_bytes;
+  store.host_budget_bytes = host_budget(config.cache, impl->model->device());
   impl->store = std::make_unique<BlockStore>(store, std::move(tiers), impl->model->device());
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
@@ -460,6 +472,23 @@ CacheStats Engine::cache_stats() const {
   s.memory_budget = store.memory_budget();
   s.describe = "memory " + std::to_string(b.memory_entries) + " blocks, " +
                std::to_string(b.memory_bytes >> 20) + " MiB";
+  s.host_hits = b.host_hits;
+  s.host_bytes = b.host_bytes;
+  s.host_entries = b.host_entries;
+  s.host_budget = store.host_budget();
+  s.demotions = b.demotions;
+  if (store.host_budget() > 0) {
+    s.describe += "\nhost " + std::to_string(b.host_entries) + " blocks, " +
+                  std::to_string(b.host_bytes >> 20) + " MiB of " +
+                  std::to_string(store.host_budget() >> 20) + " MiB (pinned)";
+    TierCacheStats t;
+    t.name = "host";
+    t.hits = b.host_hits;
+    t.puts = b.demotions;
+    t.evictions = b.host_evictions;
+    t.bytes = b.host_bytes;
+    s.tiers.push_back(std::move(t));
+  }
   for (const auto& tier : store.tiers()) {
     TierStats ts = tier->stats();
     s.corrupt_dropped += ts.corrupt_dropped;

@@ -2,6 +2,7 @@
 
 #include "blockattn/error.h"
 #include "model/compat.h"
+#include "model/fused_ops.h"
 #include "model/torch_dtype.h"
 
 namespace blockattn {
@@ -27,7 +28,8 @@ Model::Model(ModelConfig config, torch::Device device, torch::ScalarType dtype)
 }
 
 torch::Tensor Model::rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const {
-  // As HF: normalise in fp32, cast back, then scale.
+  // As HF: normalise in fp32, cast back, then scale (one fused kernel on CUDA at inference).
+  if (torch::Tensor y = fused_rms_norm(x, weight, config_.rms_norm_eps); y.defined()) return y;
   torch::Tensor xf = x.to(torch::kFloat32);
   torch::Tensor var = xf.pow(2).mean(-1, /*keepdim=*/true);
   return weight * (xf * torch::rsqrt(var + config_.rms_norm_eps)).to(x.scalar_type());
@@ -49,9 +51,11 @@ Model::QKV Model::project_qkv(const LayerWeights& w, const torch::Tensor& x, int
     q = rms_norm(q, w.q_norm);
     k = rms_norm(k, w.k_norm);
   }
-  return {RotaryEmbedding::apply(q.transpose(1, 2), cos, sin),  // [B, n_head, T, hd]
-          RotaryEmbedding::apply(k.transpose(1, 2), cos, sin),  // [B, n_kv, T, hd]
-          v.transpose(1, 2)};                                   // [B, n_kv, T, hd]
+  auto rotate = [&](const torch::Tensor& x) {  // [B, T, heads, hd] -> [B, heads, T, hd]
+    torch::Tensor fused = fused_rope(x, cos, sin);
+    return fused.defined() ? fused : RotaryEmbedding::apply(x.transpose(1, 2), cos, sin);
+  };
+  return {rotate(q), rotate(k), v.transpose(1, 2)};
 }
 
 torch::Tensor Model::output_projection(const LayerWeights& w, const torch::Tensor& out) const {

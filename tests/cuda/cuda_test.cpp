@@ -7,6 +7,8 @@
 #include "blockattn/engine.h"
 #include "engine_test_util.h"
 #include "model/compat.h"
+#include "model/fused_ops.h"
+#include "model/rope.h"
 
 namespace blockattn {
 namespace {
@@ -65,6 +67,48 @@ TEST(AttentionAfterPrefix, EqualsMaskedAttentionInBf16) {
         compat::attention(q.to(torch::kFloat32), keys, values, std::nullopt, false);
     EXPECT_GT(test::max_abs_diff(got, open), 5e-2);
   }
+}
+
+// The fused RoPE kernel gives RotaryEmbedding::apply bitwise (the same roundings), with cos/sin
+// shared by the batch and per row; the fused RMSNorm gives the libtorch composite to within the
+// order of its fp32 sum (fp32: 1e-5 relative; fp16/bf16: one rounding step).
+TEST(FusedOps, RopeAndRmsNormEqualTheLibtorchOps) {
+  REQUIRE_CUDA();
+#if !defined(BLOCKATTN_WITH_KERNELS)
+  FAIL() << "built without the CUDA kernels (CMake found no CUDA compiler)";
+#endif
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(2);
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16, torch::kHalf}) {
+    auto opts = torch::TensorOptions().dtype(dtype).device(torch::kCUDA);
+    const int64_t B = 3, T = 5, H = 4, hd = 64;
+    torch::Tensor x = torch::randn({B, T, H, hd}, opts);  // [B, T, H, hd]
+    for (bool per_row : {false, true}) {
+      torch::Tensor cos = per_row ? torch::randn({B, 1, T, hd}, opts) : torch::randn({T, hd}, opts);
+      torch::Tensor sin = torch::randn(cos.sizes(), opts);
+      torch::Tensor fused = fused_rope(x, cos, sin);  // [B, H, T, hd]
+      ASSERT_TRUE(fused.defined());
+      torch::Tensor want = RotaryEmbedding::apply(x.transpose(1, 2), cos, sin);
+      EXPECT_TRUE(torch::equal(fused, want))
+          << dtype << " per_row " << per_row << ": " << test::max_abs_diff(fused, want);
+    }
+    torch::Tensor rows = torch::randn({7, 4096}, opts) * 3;
+    torch::Tensor weight = torch::randn({4096}, opts);
+    torch::Tensor fused = fused_rms_norm(rows, weight, 1e-5);
+    ASSERT_TRUE(fused.defined());
+    torch::Tensor xf = rows.to(torch::kFloat32);
+    torch::Tensor want =
+        weight * (xf * torch::rsqrt(xf.pow(2).mean(-1, true) + 1e-5)).to(dtype);  // [7, 4096]
+    const double rel = test::max_abs_diff(fused, want) / want.abs().max().item<double>();
+    EXPECT_LE(rel, dtype == torch::kFloat32 ? 1e-5 : 1e-2) << dtype;
+    // Negative control: another weight gives another result.
+    EXPECT_GT(test::max_abs_diff(fused_rms_norm(rows, weight * 2, 1e-5), want), 1e-2);
+  }
+  // Under autograd the fused kernels step aside (they have no backward).
+  torch::GradMode::set_enabled(true);
+  torch::Tensor x = torch::randn({1, 2, 2, 8}, torch::kCUDA);
+  EXPECT_FALSE(fused_rms_norm(x, torch::ones({8}, torch::kCUDA), 1e-5).defined());
+  torch::GradMode::set_enabled(false);
 }
 
 // Packed causal attention (one varlen flash call for all sequences) against one causal

@@ -284,6 +284,68 @@ TEST(BlockStoreBatch, KeyInFlightElsewhereIsWaitedFor) {
   EXPECT_EQ(store.stats().shared_computes, 1u);
 }
 
+// Host tier: the memory tier's evictions are demoted (copied) into it, its own budget evicts the
+// oldest, a hit there comes back exact and is promoted to memory, and forget() drops both copies.
+// (On CUDA the host copies are pinned; the bookkeeping is the same.)
+TEST(BlockStoreHostTier, DemotionEvictionAndPromotion) {
+  const uint64_t entry = fake_kv(4, 0.0f).bytes();
+  BlockStoreConfig config;
+  config.memory_budget_bytes = 2 * entry;  // two entries on the "device"
+  config.host_budget_bytes = 3 * entry;    // three in host memory
+  BlockStore store(config, {}, torch::kCPU);
+  int computes = 0;
+  for (int i = 0; i < 6; ++i)
+    store.fetch_or_compute(key_of(i), [&] {
+      ++computes;
+      return fake_kv(4, static_cast<float>(i));
+    });
+  BlockStoreStats s = store.stats();
+  EXPECT_EQ(s.memory_entries, 2u);  // 4, 5
+  EXPECT_EQ(s.evictions, 4u);       // 0..3 left the device tier ...
+  EXPECT_EQ(s.demotions, 4u);       // ... into the host tier
+  EXPECT_EQ(s.host_entries, 3u);    // 1, 2, 3 (0 evicted from the host tier)
+  EXPECT_EQ(s.host_evictions, 1u);
+  EXPECT_EQ(s.host_bytes, 3 * entry);
+  EXPECT_TRUE(store.in_memory(key_of(5)));
+  EXPECT_FALSE(store.in_memory(key_of(1)));
+
+  // Key 1 from the host tier: exact, not recomputed, promoted (which demotes key 4).
+  BlockFetch f = store.fetch_or_compute(key_of(1), [&] {
+    ++computes;
+    return fake_kv(4, -1.0f);
+  });
+  EXPECT_EQ(f.source, BlockSource::kLowerTier);
+  EXPECT_EQ(f.tier, "host");
+  EXPECT_TRUE(torch::equal(f.kv.k, fake_kv(4, 1.0f).k));
+  EXPECT_TRUE(torch::equal(f.kv.v, fake_kv(4, 1.0f).v));
+  EXPECT_TRUE(store.in_memory(key_of(1)));
+  // Key 0 is gone from every tier: computed again.
+  EXPECT_EQ(store
+                .fetch_or_compute(key_of(0),
+                                  [&] {
+                                    ++computes;
+                                    return fake_kv(4, 0.0f);
+                                  })
+                .source,
+            BlockSource::kComputed);
+  EXPECT_EQ(computes, 7);
+  s = store.stats();
+  EXPECT_EQ(s.host_hits, 1u);
+  EXPECT_LE(s.host_bytes, 3 * entry);
+  EXPECT_LE(s.memory_bytes, 2 * entry);
+
+  EXPECT_TRUE(store.forget(key_of(1)));
+  EXPECT_FALSE(store.in_memory(key_of(1)));
+  EXPECT_EQ(store
+                .fetch_or_compute(key_of(1),
+                                  [&] {
+                                    ++computes;
+                                    return fake_kv(4, 1.0f);
+                                  })
+                .source,
+            BlockSource::kComputed);
+}
+
 // Write-behind: a computed entry is returned before the (slow) disk write finishes; flush()
 // waits for it; the entry is then on disk, complete. A full write queue drops (and counts)
 // instead of blocking; the destructor writes what is still queued.

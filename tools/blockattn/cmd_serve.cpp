@@ -14,7 +14,7 @@ namespace {
 
 struct ServeOptions {
   serve::ServerConfig server;
-  std::string memory_mb = "auto";
+  std::string memory_mb = "auto", host_mb = "auto";
   double disk_mb = 20480;
   std::string segmenter = MethodArgs{}.segmenter;
 };
@@ -22,6 +22,7 @@ struct ServeOptions {
 int run(ServeOptions& o) {
   serve::ServerConfig& c = o.server;
   c.engine.cache.memory_budget_bytes = memory_budget_option(o.memory_mb, "--memory-cache-mb");
+  c.engine.cache.host_budget_bytes = memory_budget_option(o.host_mb, "--host-cache-mb");
   c.engine.cache.disk_budget_bytes = mib_to_bytes(o.disk_mb, "--cache-mb", /*allow_zero=*/false);
   if (c.api_key.empty()) {
     if (const char* key = std::getenv("BLOCKATTN_API_KEY")) c.api_key = key;
@@ -105,6 +106,10 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--memory-cache-mb", o->memory_mb,
                   "Device-memory block KV budget in MiB (0 disables); auto: 40% of the free device "
                   "memory on CUDA, 2048 on the CPU")
+      ->capture_default_str();
+  cmd->add_option("--host-cache-mb", o->host_mb,
+                  "Host-memory (pinned) block KV tier in MiB between device memory and "
+                  "--cache-dir, CUDA only (0 disables); auto: a quarter of RAM, at most 64 GiB")
       ->capture_default_str();
   cmd->add_option("--segmenter", o->segmenter,
                   "Learned segmenter for /v1/segment and \"segment\" (none: off)")

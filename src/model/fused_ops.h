@@ -1,0 +1,19 @@
+// Fused CUDA versions of RMSNorm and RoPE for inference (kernels/layer_ops.h). Each returns an
+// undefined tensor where it does not apply -- the CPU, a build without the kernels, autograd
+// recording, an unsupported dtype or layout, or BLOCKATTN_FUSED_KERNELS=0 -- and the caller then
+// runs its libtorch ops, which compute the same thing (tests/cuda compares them).
+#pragma once
+
+#include <torch/torch.h>
+
+namespace blockattn {
+
+// x [..., hidden] contiguous, weight [hidden]: HF's RMSNorm in x's dtype.
+torch::Tensor fused_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
+// x [B, T, H, hd] contiguous; cos, sin [T, hd] or [B, 1, T, hd] contiguous, x's dtype. Returns
+// RotaryEmbedding::apply(x.transpose(1, 2), cos, sin) as a contiguous [B, H, T, hd] tensor.
+torch::Tensor fused_rope(const torch::Tensor& x, const torch::Tensor& cos,
+                         const torch::Tensor& sin);
+
+}  // namespace blockattn
