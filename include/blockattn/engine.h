@@ -48,10 +48,28 @@ struct SamplingParams {
   uint64_t seed = 0;         // sampling is reproducible for a given seed
 };
 
+// Where block KV is cached. The device-memory LRU comes first; below it an ordered chain of
+// byte tiers, built by src/cache/tier_factory from these fields, searched in this order: the
+// disk tier (local, fastest), then the Redis tier (shared by every engine and server pointing at
+// the same Redis). Every tier receives newly computed blocks; a hit in a later tier also fills
+// the earlier ones. A tier is a cache, never the source of truth: any tier failure (full disk,
+// Redis down or slow) is a miss and the block is recomputed; the request never fails for it.
 struct KVStoreConfig {
   uint64_t memory_budget_bytes = 2ull << 30;  // device-memory LRU of block KV; 0 disables it
   std::string disk_dir;                       // empty: no disk tier
   uint64_t disk_budget_bytes = 20ull << 30;   // disk tier size limit (LRU eviction beyond it)
+
+  // Redis tier. Empty: none. "redis://[[user]:password@]host[:port][/db]" (port 6379, db 0 by
+  // default; a bare "host[:port]" is accepted too). Engine::create throws InputError on a
+  // malformed URL; an unreachable Redis is not an error: a warning is logged and the tier
+  // answers "miss" until Redis accepts connections again (probed every redis_cooldown_ms).
+  std::string redis_url;
+  uint32_t redis_ttl_seconds = 0;               // expiry of each entry written, seconds; 0 = none
+  uint32_t redis_connect_timeout_ms = 200;      // connecting (and AUTH/SELECT), milliseconds
+  uint32_t redis_command_timeout_ms = 1000;     // longest wait for each socket read or write, ms
+  uint32_t redis_cooldown_ms = 2000;            // after a failure, no traffic for this long (ms)
+  std::string redis_key_prefix = "blockattn:";  // namespace: keys are <prefix><32 hex digits>
+  uint64_t redis_chunk_bytes = 16ull << 20;     // entries above this many bytes are chunked
 };
 
 struct EngineConfig {
@@ -145,9 +163,11 @@ struct ModelInfo {
 };
 
 struct TierCacheStats {
-  std::string name;  // "disk", ...
+  std::string name;  // "disk", "redis"
   uint64_t hits = 0, misses = 0, puts = 0, put_failures = 0, corrupt_dropped = 0, evictions = 0,
            bytes = 0;
+  uint64_t errors = 0;  // backend failures (Redis: connection refused or lost, timeouts, error
+                        // replies); each also counts as a miss or a put failure
 };
 
 struct CacheStats {

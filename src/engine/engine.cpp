@@ -8,7 +8,7 @@
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
 #include "cache/block_store.h"
-#include "cache/disk_tier.h"
+#include "cache/tier_factory.h"
 #include "core/log.h"
 #include "core/utf8.h"
 #include "engine/sampler.h"
@@ -270,15 +270,8 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
                       std::to_string(impl->tokenizer->vocab_size()) +
                       " tokens but the model's vocab_size is " + std::to_string(mc.vocab_size));
   impl->sinks = resolve_sinks(config, mc, *impl->tokenizer);
-  std::vector<std::unique_ptr<ByteTier>> tiers;
-  if (!config.cache.disk_dir.empty()) {
-    DiskTierConfig disk;
-    disk.dir = config.cache.disk_dir;
-    disk.budget_bytes = config.cache.disk_budget_bytes;
-    tiers.push_back(std::make_unique<DiskTier>(disk));
-  }
-  impl->store = std::make_unique<BlockStore>(config.cache.memory_budget_bytes, std::move(tiers),
-                                             impl->model->device());
+  impl->store = std::make_unique<BlockStore>(config.cache.memory_budget_bytes,
+                                             make_tiers(config.cache), impl->model->device());
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
@@ -451,6 +444,7 @@ CacheStats Engine::cache_stats() const {
     t.corrupt_dropped = ts.corrupt_dropped;
     t.evictions = ts.evictions;
     t.bytes = ts.bytes_used;
+    t.errors = ts.errors;
     s.tiers.push_back(std::move(t));
   }
   return s;
