@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "blockattn/error.h"
+#include "cache_options.h"
 #include "commands.h"
 #include "option_checks.h"
 #include "segment_methods.h"
@@ -104,6 +105,7 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--memory-cache-mb", o->memory_mb,
                   "In-memory block KV budget in MiB (0 disables)")
       ->capture_default_str();
+  add_redis_options(cmd, c.engine.cache);
   cmd->add_option("--segmenter", o->segmenter,
                   "Learned segmenter for /v1/segment and \"segment\" (none: off)")
       ->capture_default_str();
