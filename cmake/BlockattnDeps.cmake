@@ -19,6 +19,19 @@ blockattn_find_c_lib(pcre2 pcre2.h libpcre2-8.a pcre2-8)
 blockattn_find_c_lib(utf8proc utf8proc.h libutf8proc.a utf8proc)
 blockattn_find_c_lib(xxhash xxhash.h libxxhash.a xxhash)
 blockattn_find_c_lib(zstd zstd.h libzstd.a zstd)
+# hiredis (libhiredis-dev, 0.14 on Debian 12): the Redis tier (src/cache/redis_tier.cpp). Found
+# through pkg-config where its .pc file is right; the .pc file's prefix is /usr, so under
+# .devdeps/ (GPU machine) the hints miss and CMAKE_PREFIX_PATH finds the files instead.
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(PC_hiredis QUIET hiredis>=0.14)
+endif()
+find_path(hiredis_INCLUDE_DIR hiredis/hiredis.h HINTS ${PC_hiredis_INCLUDEDIR}/.. REQUIRED)
+find_library(hiredis_LIBRARY NAMES libhiredis.a hiredis HINTS ${PC_hiredis_LIBDIR} REQUIRED)
+add_library(blockattn::hiredis INTERFACE IMPORTED)
+target_include_directories(blockattn::hiredis INTERFACE ${hiredis_INCLUDE_DIR})
+target_link_libraries(blockattn::hiredis INTERFACE ${hiredis_LIBRARY})
+message(STATUS "hiredis: ${hiredis_LIBRARY} (pkg-config: ${PC_hiredis_VERSION})")
 target_compile_definitions(blockattn::pcre2 INTERFACE PCRE2_CODE_UNIT_WIDTH=8 PCRE2_STATIC)
 target_compile_definitions(blockattn::utf8proc INTERFACE UTF8PROC_STATIC)
 
@@ -26,7 +39,7 @@ add_library(blockattn_deps_base INTERFACE)
 add_library(blockattn::deps_base ALIAS blockattn_deps_base)
 target_link_libraries(blockattn_deps_base INTERFACE
   nlohmann_json::nlohmann_json blockattn::pcre2 blockattn::utf8proc blockattn::xxhash
-  blockattn::zstd ZLIB::ZLIB Threads::Threads ${CMAKE_DL_LIBS})
+  blockattn::zstd blockattn::hiredis ZLIB::ZLIB Threads::Threads ${CMAKE_DL_LIBS})
 
 if(BLOCKATTN_WITH_SENTENCEPIECE)
   find_path(sentencepiece_INCLUDE_DIR sentencepiece_processor.h)

@@ -48,6 +48,12 @@ struct SamplingParams {
   uint64_t seed = 0;         // sampling is reproducible for a given seed
 };
 
+// Where block KV is cached. The device-memory LRU comes first; below it an ordered chain of
+// byte tiers, built by src/cache/tier_factory from these fields, searched in this order: the
+// disk tier (local, fastest), then the Redis tier (shared by every engine and server pointing at
+// the same Redis). Every tier receives newly computed blocks; a hit in a later tier also fills
+// the earlier ones. A tier is a cache, never the source of truth: any tier failure (full disk,
+// Redis down or slow) is a miss and the block is recomputed; the request never fails for it.
 struct KVStoreConfig {
   // memory_budget_bytes = kAutoBudget: on CUDA, 40% of the device memory free once the weights
   // are loaded (the rest is left to the requests' own KV caches and activations); on the CPU,
@@ -64,6 +70,18 @@ struct KVStoreConfig {
   // Newly computed blocks reach the lower tiers through a writer thread (never on the path to
   // the first token); entries beyond this many queued bytes are not written (counted).
   uint64_t write_queue_bytes = 4ull << 30;
+
+  // Redis tier. Empty: none. "redis://[[user]:password@]host[:port][/db]" (port 6379, db 0 by
+  // default; a bare "host[:port]" is accepted too). Engine::create throws InputError on a
+  // malformed URL; an unreachable Redis is not an error: a warning is logged and the tier
+  // answers "miss" until Redis accepts connections again (probed every redis_cooldown_ms).
+  std::string redis_url;
+  uint32_t redis_ttl_seconds = 0;               // expiry of each entry written, seconds; 0 = none
+  uint32_t redis_connect_timeout_ms = 200;      // connecting (and AUTH/SELECT), milliseconds
+  uint32_t redis_command_timeout_ms = 1000;     // longest wait for each socket read or write, ms
+  uint32_t redis_cooldown_ms = 2000;            // after a failure, no traffic for this long (ms)
+  std::string redis_key_prefix = "blockattn:";  // namespace: keys are <prefix><32 hex digits>
+  uint64_t redis_chunk_bytes = 16ull << 20;     // entries above this many bytes are chunked
 };
 
 struct EngineConfig {
@@ -157,9 +175,11 @@ struct ModelInfo {
 };
 
 struct TierCacheStats {
-  std::string name;  // "disk", ...
+  std::string name;  // "disk", "redis"
   uint64_t hits = 0, misses = 0, puts = 0, put_failures = 0, corrupt_dropped = 0, evictions = 0,
            bytes = 0;
+  uint64_t errors = 0;  // backend failures (Redis: connection refused or lost, timeouts, error
+                        // replies); each also counts as a miss or a put failure
 };
 
 struct CacheStats {
@@ -167,6 +187,7 @@ struct CacheStats {
   uint64_t memory_evictions = 0, memory_budget = 0;
   uint64_t corrupt_dropped = 0, write_failures = 0;
   uint64_t host_hits = 0, host_bytes = 0, host_entries = 0, host_budget = 0, demotions = 0;
+  uint64_t tier_skips = 0;  // blocks computed because a lower tier was measured slower than that
   std::vector<TierCacheStats> tiers;  // the tiers below memory, in search order ("host" first)
   std::string describe;               // one line per tier
 };
@@ -242,6 +263,9 @@ class Engine {
   std::string detokenize(const std::vector<int32_t>& ids) const;
 
   ModelInfo info() const;
+  // Waits until every block queued for the lower tiers (disk, Redis) has been written or
+  // dropped. Writes happen behind the requests; the destructor also waits for them.
+  void flush_cache();
   CacheStats cache_stats() const;
 
   struct Impl;

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PKGS=(libpcre2-dev libpcre2-8-0 libutf8proc-dev libutf8proc2 libxxhash-dev libxxhash0 libzstd-dev
       libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libsentencepiece-dev libsentencepiece0 zlib1g-dev
-      libcpp-httplib-dev libcpp-httplib0.11 libssl-dev libbrotli-dev libbrotli1)
+      libcpp-httplib-dev libcpp-httplib0.11 libssl-dev libbrotli-dev libbrotli1 libhiredis-dev)
 mkdir -p .devdeps/debs
 (cd .devdeps/debs && apt-get download "${PKGS[@]}" >/dev/null)
 for f in .devdeps/debs/*.deb; do dpkg -x "$f" .devdeps/root; done

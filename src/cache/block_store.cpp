@@ -1,5 +1,7 @@
 #include "cache/block_store.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "blockattn/error.h"
@@ -44,10 +46,13 @@ BlockStore::BlockStore(const BlockStoreConfig& config, std::vector<std::unique_p
                        torch::Device device)
     : memory_budget_(config.memory_budget_bytes),
       host_budget_(config.host_budget_bytes),
+      load_or_compute_(config.load_or_compute),
       write_queue_bytes_(config.write_queue_bytes),
       write_behind_(config.write_behind),
       tiers_(std::move(tiers)),
       device_(device) {
+  tier_rates_.resize(tiers_.size());
+  tier_batches_.resize(tiers_.size());
   if (write_behind_ && !tiers_.empty()) writer_ = std::thread([this] { writer_loop(); });
 }
 
@@ -110,11 +115,43 @@ BlockKV BlockStore::to_device(const BlockKV& host) const {
   return {host.k.to(device_, /*non_blocking=*/true), host.v.to(device_, /*non_blocking=*/true)};
 }
 
-std::optional<BlockFetch> BlockStore::load_lower(const BlockKey& key) {
+void BlockStore::Rate::add(double bytes, double seconds) {
+  if (seconds <= 0 || bytes <= 0) return;
+  const double now = bytes / seconds;
+  bytes_per_s = samples == 0 ? now : 0.7 * bytes_per_s + 0.3 * now;
+  ++samples;
+}
+
+std::vector<bool> BlockStore::tiers_to_skip(std::vector<bool>& probe) {
+  std::vector<bool> skip(tiers_.size(), false);
+  probe.assign(tiers_.size(), false);
+  if (!load_or_compute_) return skip;
+  std::lock_guard<std::mutex> lock(rate_mu_);
+  if (compute_rate_.samples == 0) return skip;
   for (size_t i = 0; i < tiers_.size(); ++i) {
+    const Rate& r = tier_rates_[i];
+    if (r.samples < 2 || r.bytes_per_s * 1.5 >= compute_rate_.bytes_per_s) continue;
+    skip[i] = true;
+    probe[i] = ++tier_batches_[i] % 16 == 0;
+  }
+  return skip;
+}
+
+std::optional<BlockFetch> BlockStore::load_lower(const BlockKey& key,
+                                                 const std::vector<bool>& skip) {
+  using Clock = std::chrono::steady_clock;
+  for (size_t i = 0; i < tiers_.size(); ++i) {
+    if (skip[i]) continue;
+    const auto t0 = Clock::now();
     std::optional<KVBlob> blob = tiers_[i]->get(key);
     if (!blob) continue;
     BlockFetch f{from_blob(*blob, device_), BlockSource::kLowerTier, tiers_[i]->name()};
+    compat::synchronize(device_);  // an honest read time: the copy to the device is done
+    {
+      std::lock_guard<std::mutex> lock(rate_mu_);
+      tier_rates_[i].add(static_cast<double>(blob->payload.size()),
+                         std::chrono::duration<double>(Clock::now() - t0).count());
+    }
     // Fill the faster tiers passed on the way down.
     write_lower(key, f.kv, i);
     return f;
@@ -224,14 +261,37 @@ std::vector<BlockFetch> BlockStore::fetch_or_compute_many(const std::vector<Bloc
   // Lower tiers next; everything still missing in one batched compute.
   std::vector<size_t> missing;
   try {
+    std::vector<bool> probe;
+    const std::vector<bool> skip = tiers_to_skip(probe);
+    // The first key of the batch also reads the skipped tiers due for a probe (their rates stay
+    // current); the other keys pass over every skipped tier.
+    std::vector<bool> now = skip;
+    for (size_t t = 0; t < now.size(); ++t) now[t] = skip[t] && !probe[t];
     for (size_t i : mine) {
-      if (std::optional<BlockFetch> f = load_lower(keys[i]))
+      std::optional<BlockFetch> f = load_lower(keys[i], now);
+      const bool skipped = std::find(now.begin(), now.end(), true) != now.end();
+      now = skip;
+      if (f) {
         out[i] = std::move(*f);
-      else
-        missing.push_back(i);
+        continue;
+      }
+      missing.push_back(i);
+      if (skipped) {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++stats_.tier_skips;
+      }
     }
     if (!missing.empty()) {
+      const auto t0 = std::chrono::steady_clock::now();
       std::vector<BlockKV> kvs = compute_many(missing);
+      if (!tiers_.empty()) {
+        compat::synchronize(device_);  // an honest compute time, for load-or-compute
+        double bytes = 0;
+        for (const BlockKV& kv : kvs) bytes += static_cast<double>(kv.bytes());
+        std::lock_guard<std::mutex> lock(rate_mu_);
+        compute_rate_.add(
+            bytes, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
       if (kvs.size() != missing.size())
         throw Error("internal: compute_many returned " + std::to_string(kvs.size()) +
                     " entries for " + std::to_string(missing.size()) + " keys");

@@ -68,6 +68,7 @@ struct BlockStoreStats {
   uint64_t host_entries = 0;
   uint64_t host_evictions = 0;  // host-tier entries dropped to stay within its budget
   uint64_t demotions = 0;       // memory-tier evictions copied into the host tier
+  uint64_t tier_skips = 0;      // keys not read from a lower tier: computing was faster
   uint64_t writes_queued = 0;   // entries handed to the writer thread
   uint64_t writes_dropped = 0;  // entries not written because the write queue was full
   uint64_t writes_pending = 0;  // entries queued or being written now
@@ -85,6 +86,12 @@ struct BlockStoreConfig {
   // false: lower-tier writes happen inside fetch_or_compute (tests that need a deterministic
   // order; the engine always writes behind).
   bool write_behind = true;
+  // Load-or-compute: each lower tier's read speed and the compute speed are measured online
+  // (bytes of KV per second, moving averages); a tier measured at least 1.5x slower than
+  // computing is not read (the blocks are computed instead), except for one probe key every 16
+  // batches that keeps its estimate current. So a slow disk or Redis never makes a request much
+  // slower than having no cache.
+  bool load_or_compute = true;
 };
 
 class BlockStore {
@@ -142,8 +149,19 @@ class BlockStore {
   void demote(std::vector<std::pair<BlockKey, BlockKV>>& evicted);
   // Host tier entry -> device tensors (asynchronous copies on the current stream).
   BlockKV to_device(const BlockKV& host) const;
-  // Without mu_: the entry from the first lower tier that has it (filling the tiers above it).
-  std::optional<BlockFetch> load_lower(const BlockKey& key);
+  // Without mu_: the entry from the first lower tier that has it (filling the tiers above it),
+  // passing over the tiers marked in `skip`.
+  std::optional<BlockFetch> load_lower(const BlockKey& key, const std::vector<bool>& skip);
+  // Which lower tiers one batch should not read (load-or-compute); `probe` gets the tiers that
+  // are skipped but due for one probe read.
+  std::vector<bool> tiers_to_skip(std::vector<bool>& probe);
+
+  // Bytes per second, an exponential moving average.
+  struct Rate {
+    double bytes_per_s = 0;
+    int samples = 0;
+    void add(double bytes, double seconds);
+  };
   // Hands a computed entry to the lower tiers (through the writer thread when write-behind).
   // tier_count: the first tier_count lower tiers receive it.
   void write_lower(const BlockKey& key, const BlockKV& kv, size_t tier_count);
@@ -158,6 +176,11 @@ class BlockStore {
 
   const uint64_t memory_budget_;
   const uint64_t host_budget_;
+  const bool load_or_compute_;
+  std::mutex rate_mu_;  // guards the rates below
+  std::vector<Rate> tier_rates_;
+  std::vector<uint64_t> tier_batches_;  // batches that skipped each tier (for probes)
+  Rate compute_rate_;
   const uint64_t write_queue_bytes_;
   const bool write_behind_;
   const std::vector<std::unique_ptr<ByteTier>> tiers_;

@@ -1,4 +1,4 @@
-// Interface of a byte-level KV cache tier (local disk now, Redis or similar later).
+// Interface of a byte-level KV cache tier (local disk, Redis).
 //
 // The engine keeps decoded tensors in device memory (LruIndex) and falls back to an ordered list
 // of ByteTier*s. Everything a tier-specific caller would need -- paths, connections, budgets --
@@ -31,7 +31,9 @@ struct TierStats {
   uint64_t put_failures = 0;     // put() returned false
   uint64_t corrupt_dropped = 0;  // entries found corrupt and removed
   uint64_t evictions = 0;        // entries this instance removed to stay within budget
-  uint64_t bytes_used = 0;       // approximate bytes held by the tier
+  uint64_t bytes_used = 0;       // approximate bytes held by the tier (0: not tracked)
+  uint64_t errors = 0;           // backend failures (network, timeouts, error replies); each
+                                 // also counts as a miss or a put failure
 };
 
 class ByteTier {

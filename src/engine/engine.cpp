@@ -10,7 +10,7 @@
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
 #include "cache/block_store.h"
-#include "cache/disk_tier.h"
+#include "cache/tier_factory.h"
 #include "core/log.h"
 #include "core/utf8.h"
 #include "engine/sampler.h"
@@ -302,18 +302,12 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
                       std::to_string(impl->tokenizer->vocab_size()) +
                       " tokens but the model's vocab_size is " + std::to_string(mc.vocab_size));
   impl->sinks = resolve_sinks(config, mc, *impl->tokenizer);
-  std::vector<std::unique_ptr<ByteTier>> tiers;
-  if (!config.cache.disk_dir.empty()) {
-    DiskTierConfig disk;
-    disk.dir = config.cache.disk_dir;
-    disk.budget_bytes = config.cache.disk_budget_bytes;
-    tiers.push_back(std::make_unique<DiskTier>(disk));
-  }
   BlockStoreConfig store;
   store.memory_budget_bytes = memory_budget(config.cache, impl->model->device());
   store.write_queue_bytes = config.cache.write_queue_bytes;
   store.host_budget_bytes = host_budget(config.cache, impl->model->device());
-  impl->store = std::make_unique<BlockStore>(store, std::move(tiers), impl->model->device());
+  impl->store =
+      std::make_unique<BlockStore>(store, make_tiers(config.cache), impl->model->device());
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
@@ -459,6 +453,8 @@ ModelInfo Engine::info() const {
   return info;
 }
 
+void Engine::flush_cache() { impl_->store->flush(); }
+
 CacheStats Engine::cache_stats() const {
   const BlockStore& store = *impl_->store;
   CacheStats s;
@@ -477,6 +473,7 @@ CacheStats Engine::cache_stats() const {
   s.host_entries = b.host_entries;
   s.host_budget = store.host_budget();
   s.demotions = b.demotions;
+  s.tier_skips = b.tier_skips;
   if (store.host_budget() > 0) {
     s.describe += "\nhost " + std::to_string(b.host_entries) + " blocks, " +
                   std::to_string(b.host_bytes >> 20) + " MiB of " +
@@ -503,6 +500,7 @@ CacheStats Engine::cache_stats() const {
     t.corrupt_dropped = ts.corrupt_dropped;
     t.evictions = ts.evictions;
     t.bytes = ts.bytes_used;
+    t.errors = ts.errors;
     s.tiers.push_back(std::move(t));
   }
   return s;

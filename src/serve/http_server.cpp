@@ -676,6 +676,7 @@ void Server::block_stats(httplib::Response& res) {
                      {"put_failures", t.put_failures},
                      {"corrupt_dropped", t.corrupt_dropped},
                      {"evictions", t.evictions},
+                     {"errors", t.errors},
                      {"bytes", t.bytes}});
   reply(res, 200,
         {{"memory",
@@ -823,6 +824,10 @@ int Server::run() {
                    "blockattn serve: model '%s' ready (%s, %s on %s, %d sink tokens); %d slots\n",
                    model_id_.c_str(), info.architecture.c_str(), info.dtype.c_str(),
                    info.device.c_str(), info.sink_tokens, config_.parallel);
+      // The tier chain, one line: "memory 0 blocks, 0 MiB; disk DIR (...); redis HOST:PORT/DB".
+      std::string tiers = engine_->cache_stats().describe;
+      for (size_t nl; (nl = tiers.find('\n')) != std::string::npos;) tiers.replace(nl, 1, "; ");
+      std::fprintf(stderr, "blockattn serve: block cache: %s\n", tiers.c_str());
     } catch (const std::exception& e) {
       std::fprintf(stderr, "error: %s\n", e.what());
       code = 1;

@@ -33,6 +33,10 @@ ServerMetrics::ServerMetrics()
                                          {"tier"})),
       cache_corrupt_(registry_.counter("blockattn_block_cache_corrupt_total",
                                        "Corrupt block entries found and dropped", {"tier"})),
+      cache_errors_(registry_.counter(
+          "blockattn_block_cache_errors_total",
+          "Block-cache backend failures (connection lost, timeout, error reply), by tier",
+          {"tier"})),
       cache_bytes_(registry_.gauge("blockattn_block_cache_bytes",
                                    "Bytes held by each block-cache tier", {"tier"})),
       cache_entries_(registry_.gauge("blockattn_block_cache_entries",
@@ -75,6 +79,7 @@ std::string ServerMetrics::render(const CacheStats& s) {
       advance(cache_hits_, "hits/" + t.name, t.hits, {t.name});
       advance(cache_evictions_, "evictions/" + t.name, t.evictions, {t.name});
       advance(cache_corrupt_, "corrupt/" + t.name, t.corrupt_dropped, {t.name});
+      advance(cache_errors_, "errors/" + t.name, t.errors, {t.name});
       cache_bytes_.set(static_cast<double>(t.bytes), {t.name});
     }
   }

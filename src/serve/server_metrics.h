@@ -13,7 +13,8 @@
 //   blockattn_queue_depth, blockattn_requests_running   gauges
 //   blockattn_block_cache_hits_total{tier}, blockattn_block_cache_misses_total,
 //   blockattn_block_cache_evictions_total{tier}, blockattn_block_cache_bytes{tier},
-//   blockattn_block_cache_entries{tier}, blockattn_block_cache_corrupt_total{tier}
+//   blockattn_block_cache_entries{tier}, blockattn_block_cache_corrupt_total{tier},
+//   blockattn_block_cache_errors_total{tier}
 // Thread-safe.
 #pragma once
 
@@ -60,6 +61,7 @@ class ServerMetrics {
   MetricsRegistry::Counter& cache_misses_;
   MetricsRegistry::Counter& cache_evictions_;
   MetricsRegistry::Counter& cache_corrupt_;
+  MetricsRegistry::Counter& cache_errors_;
   MetricsRegistry::Gauge& cache_bytes_;
   MetricsRegistry::Gauge& cache_entries_;
 

@@ -10,6 +10,7 @@
 #include "blockattn/engine.h"
 #include "blockattn/error.h"
 #include "cache/block_store.h"
+#include "cache/byte_tier.h"
 #include "cache/disk_tier.h"
 #include "engine_test_util.h"
 
@@ -344,6 +345,67 @@ TEST(BlockStoreHostTier, DemotionEvictionAndPromotion) {
                                   })
                 .source,
             BlockSource::kComputed);
+}
+
+// A lower tier that holds entries but answers slowly (a remote or cold disk).
+class SlowTier : public ByteTier {
+ public:
+  std::optional<KVBlob> get(const BlockKey& key) override {
+    ++gets;
+    auto it = entries.find(key);
+    if (it == entries.end()) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    return it->second;
+  }
+  bool put(const BlockKey& key, const KVBlob& blob) override {
+    entries[key] = blob;
+    return true;
+  }
+  bool contains(const BlockKey& key) override { return entries.count(key) > 0; }
+  std::string describe() const override { return "slow"; }
+  std::string name() const override { return "slow"; }
+  TierStats stats() const override { return {}; }
+  std::unordered_map<BlockKey, KVBlob> entries;
+  int gets = 0;
+};
+
+// Load-or-compute: once a tier is measured much slower than computing, its entries are computed
+// instead (counted), with one probe read every 16 batches; switched off, the tier is always read.
+TEST(BlockStoreLoadOrCompute, ASlowTierIsSkippedOnceMeasured) {
+  for (bool enabled : {true, false}) {
+    auto tier = std::make_unique<SlowTier>();
+    SlowTier* slow = tier.get();
+    std::vector<std::unique_ptr<ByteTier>> tiers;
+    tiers.push_back(std::move(tier));
+    BlockStoreConfig config;
+    config.memory_budget_bytes = 1 << 20;
+    config.write_behind = false;
+    config.load_or_compute = enabled;
+    BlockStore store(config, std::move(tiers), torch::kCPU);
+    auto fetch = [&](int k) {
+      BlockFetch f = store.fetch_or_compute(key_of(k), [&] { return fake_kv(64, 1.0f * k); });
+      store.forget(key_of(k));  // the next fetch of k goes below the memory tier again
+      return f;
+    };
+    EXPECT_EQ(fetch(1).source, BlockSource::kComputed);  // a compute measurement, and a put
+    EXPECT_EQ(fetch(2).source, BlockSource::kComputed);
+    EXPECT_EQ(fetch(1).tier, "slow");  // two read measurements
+    EXPECT_EQ(fetch(2).tier, "slow");
+    int read = 0, computed = 0;
+    for (int i = 0; i < 32; ++i) {
+      BlockFetch f = fetch(1 + i % 2);
+      (f.source == BlockSource::kComputed ? computed : read)++;
+    }
+    if (enabled) {
+      EXPECT_EQ(read, 2) << "one probe every 16 batches";
+      EXPECT_EQ(computed, 30);
+      EXPECT_EQ(store.stats().tier_skips, 30u);
+    } else {
+      EXPECT_EQ(read, 32);
+      EXPECT_EQ(store.stats().tier_skips, 0u);
+    }
+    EXPECT_GE(slow->gets, 4);
+  }
 }
 
 // Write-behind: a computed entry is returned before the (slow) disk write finishes; flush()

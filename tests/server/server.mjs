@@ -315,7 +315,7 @@ export function assertBlockattn(obj, { attention = 'block', blocks } = {}) {
     assert.match(String(b.id), BLOCK_ID, `blockattn.blocks[${i}].id in ${ctx}`);
     assert.ok(Number.isInteger(b.tokens) && b.tokens > 0, `blockattn.blocks[${i}].tokens in ${ctx}`);
     assert.equal(typeof b.reused, 'boolean', `blockattn.blocks[${i}].reused in ${ctx}`);
-    assert.ok(b.tier === null || b.tier === 'memory' || b.tier === 'disk', `blockattn.blocks[${i}].tier in ${ctx}`);
+    assert.ok(b.tier === null || ['memory', 'disk', 'redis'].includes(b.tier), `blockattn.blocks[${i}].tier in ${ctx}`);
     if (!b.reused) assert.equal(b.tier, null, `a computed block has tier null: blocks[${i}] in ${ctx}`);
     else assert.notEqual(b.tier, null, `a reused block names its tier: blocks[${i}] in ${ctx}`);
   }

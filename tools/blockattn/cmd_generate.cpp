@@ -1,9 +1,11 @@
 // `blockattn generate`: answer a query over context blocks, reusing cached block KV.
 #include <cstdio>
+#include <map>
 #include <memory>
 
 #include "blockattn/engine.h"
 #include "blockattn/error.h"
+#include "cache_options.h"
 #include "commands.h"
 #include "core/io.h"
 #include "option_checks.h"
@@ -27,6 +29,41 @@ std::string read_input(const std::string& path, const std::string& what) {
     return read_file(path);
   } catch (const IoError& e) {
     throw IoError(what + ": " + e.what());
+  }
+}
+
+// Where the reused blocks came from, and each lower tier's counters (this process only):
+//   cache: blocks reused from redis 2
+//   tier redis 127.0.0.1:6379/0 (...): 2 hits, 0 misses, 0 puts, 0 put failures, ...
+void print_cache_report(const Engine& engine, const GenerateResult& r) {
+  std::map<std::string, int> from;
+  for (const BlockReport& b : r.blocks)
+    if (b.reused) from[b.tier]++;
+  const CacheStats s = engine.cache_stats();
+  if (from.empty() && s.tiers.empty()) return;
+  std::string line = "cache: blocks reused from";
+  for (const auto& [tier, n] : from) line += " " + tier + " " + std::to_string(n) + ",";
+  if (from.empty()) line += " none";
+  if (line.back() == ',') line.pop_back();
+  std::fprintf(stderr, "%s\n", line.c_str());
+  // describe: "memory ...", then one line per lower tier in s.tiers' order.
+  std::vector<std::string> lines;
+  for (size_t start = 0, nl; start <= s.describe.size(); start = nl + 1) {
+    nl = s.describe.find('\n', start);
+    if (nl == std::string::npos) nl = s.describe.size();
+    lines.push_back(s.describe.substr(start, nl - start));
+  }
+  for (size_t i = 0; i < s.tiers.size(); ++i) {
+    const TierCacheStats& t = s.tiers[i];
+    std::fprintf(stderr,
+                 "tier %s: %llu hits, %llu misses, %llu puts, %llu put failures, %llu corrupt "
+                 "dropped, %llu errors\n",
+                 i + 1 < lines.size() ? lines[i + 1].c_str() : t.name.c_str(),
+                 static_cast<unsigned long long>(t.hits), static_cast<unsigned long long>(t.misses),
+                 static_cast<unsigned long long>(t.puts),
+                 static_cast<unsigned long long>(t.put_failures),
+                 static_cast<unsigned long long>(t.corrupt_dropped),
+                 static_cast<unsigned long long>(t.errors));
   }
 }
 
@@ -58,6 +95,8 @@ int run(GenerateOptions& o) {
       "finish: %s\n",
       o.mode.c_str(), t.prompt_tokens, t.blocks_total, t.blocks_reused, t.blocks_computed,
       t.prefill_ms, t.ttft_ms, t.generated_tokens, t.decode_tokens_per_s, r.finish_reason.c_str());
+  engine->flush_cache();  // the report counts this run's writes to the lower tiers
+  print_cache_report(*engine, r);
   return 0;
 }
 
@@ -68,7 +107,8 @@ Runner add_generate(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "generate",
       "Answer --query over the --block files. In block mode each block's KV is computed once,\n"
-      "cached by content (memory, then --cache-dir) and reused at any position in later prompts.");
+      "cached by content (memory, then --cache-dir, then --redis) and reused at any position in\n"
+      "later prompts.");
   cmd->add_option("-m,--model", o->engine.model_dir,
                   "Model directory (config.json, *.safetensors, tokenizer)")
       ->required();
@@ -92,6 +132,7 @@ Runner add_generate(CLI::App& app) {
                   "Host-memory (pinned) block KV tier in MiB between device memory and "
                   "--cache-dir, CUDA only (0 disables); auto: a quarter of RAM, at most 64 GiB")
       ->capture_default_str();
+  add_redis_options(cmd, o->engine.cache);
   cmd->add_flag("--no-cache", o->no_cache, "Encode every block now; read and write no cache");
   cmd->add_option("--sinks", o->engine.sink_tokens,
                   "Block sink tokens per block (default: the model's setting)")

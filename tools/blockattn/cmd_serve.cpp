@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "blockattn/error.h"
+#include "cache_options.h"
 #include "commands.h"
 #include "option_checks.h"
 #include "segment_methods.h"
@@ -111,6 +112,7 @@ Runner add_serve(CLI::App& app) {
                   "Host-memory (pinned) block KV tier in MiB between device memory and "
                   "--cache-dir, CUDA only (0 disables); auto: a quarter of RAM, at most 64 GiB")
       ->capture_default_str();
+  add_redis_options(cmd, c.engine.cache);
   cmd->add_option("--segmenter", o->segmenter,
                   "Learned segmenter for /v1/segment and \"segment\" (none: off)")
       ->capture_default_str();
