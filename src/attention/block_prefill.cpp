@@ -35,6 +35,17 @@ BlockKey block_key(const Model& model, const SinkConfig& sinks,
   return make_block_key(in);
 }
 
+KVShape block_kv_shape(const Model& model, size_t n_tok) {
+  const ModelConfig& c = model.config();
+  KVShape s;
+  s.dtype = from_torch(model.dtype());
+  s.n_layer = static_cast<uint32_t>(c.num_layers);
+  s.n_kv_head = static_cast<uint32_t>(c.num_kv_heads);
+  s.n_tok = static_cast<uint32_t>(n_tok);
+  s.head_dim = static_cast<uint32_t>(c.head_dim);
+  return s;
+}
+
 torch::Tensor prefill_blocks(const Model& model, const PromptLayout& layout,
                              const SinkConfig& sinks, BlockStore* store, KVCache& cache,
                              PrefillStats* stats, bool all_logits) {
@@ -46,7 +57,8 @@ torch::Tensor prefill_blocks(const Model& model, const PromptLayout& layout,
     auto compute = [&] { return encode_block(model, block.tokens); };
     BlockKV local;
     if (store) {
-      BlockFetch f = store->fetch_or_compute(block_key(model, sinks, block.tokens), compute);
+      BlockFetch f = store->fetch_or_compute(block_key(model, sinks, block.tokens), compute,
+                                             block_kv_shape(model, block.tokens.size()));
       local = f.kv;
       if (stats) {
         (f.source == BlockSource::kComputed ? stats->blocks_computed : stats->blocks_reused)++;

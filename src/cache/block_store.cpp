@@ -50,11 +50,22 @@ void BlockStore::remember_locked(const BlockKey& key, const BlockKV& kv) {
   }
 }
 
-BlockFetch BlockStore::load_or_compute(const BlockKey& key,
-                                       const std::function<BlockKV()>& compute) {
+BlockFetch BlockStore::load_or_compute(const BlockKey& key, const std::function<BlockKV()>& compute,
+                                       const std::optional<KVShape>& expected) {
   for (size_t i = 0; i < tiers_.size(); ++i) {
     std::optional<KVBlob> blob = tiers_[i]->get(key);
     if (!blob) continue;
+    if (expected) {
+      try {
+        validate_entry_shape(blob->shape, *expected);
+      } catch (const FormatError& e) {
+        // The put of the recomputed (or lower-tier) entry below overwrites it in this tier.
+        BA_WARN(tiers_[i]->name() << " cache: dropped entry " << key.hex() << ": " << e.what());
+        std::lock_guard<std::mutex> lock(mu_);
+        ++stats_.corrupt_dropped;
+        continue;
+      }
+    }
     BlockFetch f{from_blob(*blob, device_), BlockSource::kLowerTier, tiers_[i]->name()};
     // Fill the faster tiers we passed on the way down.
     for (size_t j = 0; j < i; ++j) tiers_[j]->put(key, *blob);
@@ -69,7 +80,8 @@ BlockFetch BlockStore::load_or_compute(const BlockKey& key,
 }
 
 BlockFetch BlockStore::fetch_or_compute(const BlockKey& key,
-                                        const std::function<BlockKV()>& compute) {
+                                        const std::function<BlockKV()>& compute,
+                                        const std::optional<KVShape>& expected) {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     if (lru_.touch(key)) {
@@ -94,7 +106,7 @@ BlockFetch BlockStore::fetch_or_compute(const BlockKey& key,
 
   BlockFetch result;
   try {
-    result = load_or_compute(key, compute);
+    result = load_or_compute(key, compute, expected);
   } catch (...) {
     lock.lock();
     flight->done = flight->failed = true;

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -51,6 +52,7 @@ struct BlockStoreStats {
   uint64_t memory_bytes = 0;  // bytes held by the memory tier now
   uint64_t memory_entries = 0;
   uint64_t shared_computes = 0;  // callers that waited for another caller's compute of the same key
+  uint64_t corrupt_dropped = 0;  // lower-tier entries whose shape did not match (recomputed)
 };
 
 class BlockStore {
@@ -63,7 +65,10 @@ class BlockStore {
   // The entry for `key` from the first tier that has a valid one (promoting it to memory),
   // or compute() it and store it in every tier. A failing lower tier never fails the call;
   // an exception from compute() propagates to this caller (nothing is stored).
-  BlockFetch fetch_or_compute(const BlockKey& key, const std::function<BlockKV()>& compute);
+  // `expected`, when given, is the shape the block's KV must have: a lower-tier entry of any
+  // other shape or dtype is corrupt (counted in corrupt_dropped, recomputed, and overwritten).
+  BlockFetch fetch_or_compute(const BlockKey& key, const std::function<BlockKV()>& compute,
+                              const std::optional<KVShape>& expected = std::nullopt);
 
   // Drops `key` from the memory tier (lower tiers keep their copy). True if it was there.
   bool forget(const BlockKey& key);
@@ -85,7 +90,8 @@ class BlockStore {
   // Under mu_: inserts into the memory LRU and evicts to the budget.
   void remember_locked(const BlockKey& key, const BlockKV& kv);
   // Without mu_: lower tiers, then compute().
-  BlockFetch load_or_compute(const BlockKey& key, const std::function<BlockKV()>& compute);
+  BlockFetch load_or_compute(const BlockKey& key, const std::function<BlockKV()>& compute,
+                             const std::optional<KVShape>& expected);
 
   const uint64_t memory_budget_;
   const std::vector<std::unique_ptr<ByteTier>> tiers_;
