@@ -14,6 +14,7 @@ PACKAGES=(
   libpcre2-dev libutf8proc-dev libxxhash-dev libzstd-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev                # blockattn serve's HTTP server
+  clang-14 libclang-rt-14-dev       # scripts/fuzz.sh: libFuzzer, ASan and UBSan runtimes
   prometheus wrk curl               # server tests and bench: promtool check metrics, load test, curl
 )
 # Node.js for the server tests (node --test, the openai SDK): Debian's nodejs and npm when there
