@@ -406,8 +406,18 @@ GenerateResult Engine::generate(const GenerateRequest& request, const TokenCallb
 
 EncodedBlock Engine::encode_block(const std::string& text) {
   Impl& m = *impl_;
-  std::vector<int32_t> tokens = m.block_tokens(m.encode_part(text, "block"));
   const int64_t context = m.model->config().max_position_embeddings;
+  size_t probed = 0;
+  std::optional<std::vector<int32_t>> text_tokens =
+      m.encode_within(text, "block", context - 1 - m.sinks.count, &probed);
+  if (!text_tokens)
+    throw ContextLengthError(
+        "block of " + std::to_string(text.size()) + " bytes does not fit the model's context of " +
+        std::to_string(context) + " tokens" +
+        (probed < text.size()
+             ? " (tokenizing stopped after its first " + std::to_string(probed) + " bytes)"
+             : ""));
+  std::vector<int32_t> tokens = m.block_tokens(*text_tokens);
   if (static_cast<int64_t>(tokens.size()) >= context)
     throw ContextLengthError("block of " + std::to_string(tokens.size()) +
                              " tokens does not fit the model's context of " +

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
 
@@ -230,6 +231,24 @@ TEST(EngineErrors, BadRequests) {
     EXPECT_NE(std::string(e.what()).find("context"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(engine->generate(request(kBlocks, 2)).tokens.empty());  // still usable
+}
+
+// Issue 13 item 2, the block API (Engine::encode_block, POST /v1/blocks): a 50 MB block is
+// refused after tokenizing a small prefix, not the whole text.
+TEST(EngineErrors, HugeBlockIsRefusedAfterASmallPrefix) {
+  auto engine = Engine::create(config_for("llama"));
+  std::string huge;
+  while (huge.size() < (50u << 20)) huge += "lorem ipsum dolor sit amet, consectetur adipiscing\n";
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    engine->encode_block(huge);
+    FAIL() << "a 50 MB block was accepted";
+  } catch (const ContextLengthError& e) {
+    EXPECT_NE(std::string(e.what()).find("tokenizing stopped after its first"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
+  EXPECT_FALSE(engine->encode_block(kBlocks[0]).key.empty());  // still usable
 }
 
 TEST(EngineErrors, BadModelDirectories) {
