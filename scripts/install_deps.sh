@@ -15,6 +15,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev                # blockattn serve's HTTP server
   libhiredis-dev redis-server       # the Redis cache tier; its tests start their own redis-server
+  clang-14 libclang-rt-14-dev       # scripts/fuzz.sh: libFuzzer, ASan and UBSan runtimes
   prometheus wrk curl               # server tests and bench: promtool check metrics, load test, curl
 )
 # Node.js for the server tests (node --test, the openai SDK): Debian's nodejs and npm when there

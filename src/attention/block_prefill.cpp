@@ -73,6 +73,17 @@ BlockKey block_key(const Model& model, const SinkConfig& sinks,
   return make_block_key(in);
 }
 
+KVShape block_kv_shape(const Model& model, size_t n_tok) {
+  const ModelConfig& c = model.config();
+  KVShape s;
+  s.dtype = from_torch(model.dtype());
+  s.n_layer = static_cast<uint32_t>(c.num_layers);
+  s.n_kv_head = static_cast<uint32_t>(c.num_kv_heads);
+  s.n_tok = static_cast<uint32_t>(n_tok);
+  s.head_dim = static_cast<uint32_t>(c.head_dim);
+  return s;
+}
+
 torch::Tensor prefill_blocks(const Model& model, const PromptLayout& layout,
                              const SinkConfig& sinks, BlockStore* store, KVCache& cache,
                              PrefillStats* stats, bool all_logits) {
@@ -88,9 +99,12 @@ torch::Tensor prefill_blocks(const Model& model, const PromptLayout& layout,
   std::vector<BlockFetch> fetched;
   if (store) {
     std::vector<BlockKey> keys;
-    for (const PromptBlock& block : layout.blocks)
+    std::vector<KVShape> shapes;  // what each entry must be
+    for (const PromptBlock& block : layout.blocks) {
       keys.push_back(block_key(model, sinks, block.tokens));
-    fetched = store->fetch_or_compute_many(keys, compute_many);
+      shapes.push_back(block_kv_shape(model, block.tokens.size()));
+    }
+    fetched = store->fetch_or_compute_many(keys, compute_many, shapes);
   } else {
     std::vector<size_t> all(n_blocks);
     for (size_t i = 0; i < n_blocks; ++i) all[i] = i;

@@ -42,6 +42,10 @@ struct PrefillStats {
 // Key of one block's cache entry for this model (fingerprint, sinks, KV dtype, tokens).
 BlockKey block_key(const Model& model, const SinkConfig& sinks, const std::vector<int32_t>& tokens);
 
+// The shape and dtype a block of n_tok tokens' KV has under `model`: what a cache entry for it
+// is checked against before use (BlockStore::fetch_or_compute's `expected`).
+KVShape block_kv_shape(const Model& model, size_t n_tok);
+
 // Fills `cache` (empty, capacity ≥ layout.total_tokens()) with the prompt in block mode and
 // returns the logits of F ([1, vocab] float32, or [|F|, vocab] with all_logits).
 // store == nullptr: every block is encoded, nothing is cached.

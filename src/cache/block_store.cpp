@@ -137,14 +137,25 @@ std::vector<bool> BlockStore::tiers_to_skip(std::vector<bool>& probe) {
   return skip;
 }
 
-std::optional<BlockFetch> BlockStore::load_lower(const BlockKey& key,
-                                                 const std::vector<bool>& skip) {
+std::optional<BlockFetch> BlockStore::load_lower(const BlockKey& key, const std::vector<bool>& skip,
+                                                 const KVShape* expected) {
   using Clock = std::chrono::steady_clock;
   for (size_t i = 0; i < tiers_.size(); ++i) {
     if (skip[i]) continue;
     const auto t0 = Clock::now();
     std::optional<KVBlob> blob = tiers_[i]->get(key);
     if (!blob) continue;
+    if (expected) {
+      try {
+        validate_entry_shape(blob->shape, *expected);
+      } catch (const FormatError& e) {
+        // The recomputed entry's write overwrites it in this tier.
+        BA_WARN(tiers_[i]->name() << " cache: dropped entry " << key.hex() << ": " << e.what());
+        std::lock_guard<std::mutex> lock(mu_);
+        ++stats_.corrupt_dropped;
+        continue;
+      }
+    }
     BlockFetch f{from_blob(*blob, device_), BlockSource::kLowerTier, tiers_[i]->name()};
     compat::synchronize(device_);  // an honest read time: the copy to the device is done
     {
@@ -211,13 +222,20 @@ void BlockStore::flush() {
 }
 
 BlockFetch BlockStore::fetch_or_compute(const BlockKey& key,
-                                        const std::function<BlockKV()>& compute) {
+                                        const std::function<BlockKV()>& compute,
+                                        const std::optional<KVShape>& expected) {
+  std::vector<KVShape> shapes;
+  if (expected) shapes.push_back(*expected);
   return fetch_or_compute_many(
-      {key}, [&](const std::vector<size_t>&) { return std::vector<BlockKV>{compute()}; })[0];
+      {key}, [&](const std::vector<size_t>&) { return std::vector<BlockKV>{compute()}; },
+      shapes)[0];
 }
 
 std::vector<BlockFetch> BlockStore::fetch_or_compute_many(const std::vector<BlockKey>& keys,
-                                                          const ComputeMany& compute_many) {
+                                                          const ComputeMany& compute_many,
+                                                          const std::vector<KVShape>& expected) {
+  if (!expected.empty() && expected.size() != keys.size())
+    throw Error("internal: fetch_or_compute_many needs one expected shape per key");
   const size_t n = keys.size();
   std::vector<BlockFetch> out(n);
   constexpr size_t kNone = static_cast<size_t>(-1);
@@ -268,7 +286,8 @@ std::vector<BlockFetch> BlockStore::fetch_or_compute_many(const std::vector<Bloc
     std::vector<bool> now = skip;
     for (size_t t = 0; t < now.size(); ++t) now[t] = skip[t] && !probe[t];
     for (size_t i : mine) {
-      std::optional<BlockFetch> f = load_lower(keys[i], now);
+      std::optional<BlockFetch> f =
+          load_lower(keys[i], now, expected.empty() ? nullptr : &expected[i]);
       const bool skipped = std::find(now.begin(), now.end(), true) != now.end();
       now = skip;
       if (f) {
@@ -335,8 +354,10 @@ std::vector<BlockFetch> BlockStore::fetch_or_compute_many(const std::vector<Bloc
     }
     // Their compute failed: fetch this one on our own (this caller may become its computer).
     const size_t index = i;
+    std::vector<KVShape> shape;
+    if (!expected.empty()) shape.push_back(expected[i]);
     out[i] = fetch_or_compute_many(
-        {keys[i]}, [&](const std::vector<size_t>&) { return compute_many({index}); })[0];
+        {keys[i]}, [&](const std::vector<size_t>&) { return compute_many({index}); }, shape)[0];
   }
   for (size_t i = 0; i < n; ++i) {
     if (repeat_of[i] == kNone) continue;

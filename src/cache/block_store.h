@@ -66,12 +66,13 @@ struct BlockStoreStats {
   uint64_t host_hits = 0;        // found in the host tier (copied back to the device)
   uint64_t host_bytes = 0;       // bytes held by the host tier now
   uint64_t host_entries = 0;
-  uint64_t host_evictions = 0;  // host-tier entries dropped to stay within its budget
-  uint64_t demotions = 0;       // memory-tier evictions copied into the host tier
-  uint64_t tier_skips = 0;      // keys not read from a lower tier: computing was faster
-  uint64_t writes_queued = 0;   // entries handed to the writer thread
-  uint64_t writes_dropped = 0;  // entries not written because the write queue was full
-  uint64_t writes_pending = 0;  // entries queued or being written now
+  uint64_t host_evictions = 0;   // host-tier entries dropped to stay within its budget
+  uint64_t demotions = 0;        // memory-tier evictions copied into the host tier
+  uint64_t corrupt_dropped = 0;  // lower-tier entries whose shape did not match (recomputed)
+  uint64_t tier_skips = 0;       // keys not read from a lower tier: computing was faster
+  uint64_t writes_queued = 0;    // entries handed to the writer thread
+  uint64_t writes_dropped = 0;   // entries not written because the write queue was full
+  uint64_t writes_pending = 0;   // entries queued or being written now
 };
 
 struct BlockStoreConfig {
@@ -110,14 +111,19 @@ class BlockStore {
   // The entry for `key` from the first tier that has a valid one (promoting it to memory),
   // or compute() it and store it in every tier. A failing lower tier never fails the call;
   // an exception from compute() propagates to this caller (nothing is stored).
-  BlockFetch fetch_or_compute(const BlockKey& key, const std::function<BlockKV()>& compute);
+  // `expected`, when given, is the shape the block's KV must have: a lower-tier entry of any
+  // other shape or dtype is corrupt (counted in corrupt_dropped, recomputed, and overwritten).
+  BlockFetch fetch_or_compute(const BlockKey& key, const std::function<BlockKV()>& compute,
+                              const std::optional<KVShape>& expected = std::nullopt);
 
   // The same for several keys at once: what no tier has is computed by ONE call of
   // compute_many (batched encoding), with the same single-flight rules per key (a key another
   // caller is computing is waited for; a key repeated in `keys` is computed once). Result i
   // belongs to keys[i].
+  // expected: empty, or the shape of each key's KV (as for fetch_or_compute).
   std::vector<BlockFetch> fetch_or_compute_many(const std::vector<BlockKey>& keys,
-                                                const ComputeMany& compute_many);
+                                                const ComputeMany& compute_many,
+                                                const std::vector<KVShape>& expected = {});
 
   // Waits until every queued lower-tier write has been done (or dropped).
   void flush();
@@ -151,7 +157,8 @@ class BlockStore {
   BlockKV to_device(const BlockKV& host) const;
   // Without mu_: the entry from the first lower tier that has it (filling the tiers above it),
   // passing over the tiers marked in `skip`.
-  std::optional<BlockFetch> load_lower(const BlockKey& key, const std::vector<bool>& skip);
+  std::optional<BlockFetch> load_lower(const BlockKey& key, const std::vector<bool>& skip,
+                                       const KVShape* expected);
   // Which lower tiers one batch should not read (load-or-compute); `probe` gets the tiers that
   // are skipped but due for one probe read.
   std::vector<bool> tiers_to_skip(std::vector<bool>& probe);

@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +25,9 @@ namespace {
 
 constexpr const char* kEntrySuffix = ".bakv";
 constexpr time_t kStaleTempSeconds = 3600;
+// The directory's byte count shared by every process using it (8 bytes, little-endian int64),
+// read and updated under flock(LOCK_EX) on the same file.
+constexpr const char* kUsageFile = ".usage";
 
 bool ends_with(const std::string& s, const char* suffix) {
   size_t n = std::strlen(suffix);
@@ -32,6 +37,72 @@ bool ends_with(const std::string& s, const char* suffix) {
 // write_file_atomic names its temp files "<path>.tmp.<pid>.<random>"; the probe file follows
 // the same pattern so a crash mid-probe is cleaned up the same way.
 bool is_temp_name(const std::string& s) { return s.find(".tmp.") != std::string::npos; }
+
+// True if `name` is a temp file "<...>.tmp.<pid>.<random>" whose writer process no longer
+// exists on this host. A name without a parsable pid is left to the age rule.
+bool temp_writer_is_dead(const std::string& name) {
+  const size_t at = name.rfind(".tmp.");
+  if (at == std::string::npos) return false;
+  const char* p = name.c_str() + at + 5;
+  long long pid = 0;
+  int digits = 0;
+  for (; *p >= '0' && *p <= '9' && digits < 10; ++p, ++digits) pid = pid * 10 + (*p - '0');
+  if (digits == 0 || *p != '.' || pid <= 0 || pid > 0x3fffffff) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+// flock(LOCK_EX) held for the object's lifetime; a no-op on fd < 0.
+class FileLock {
+ public:
+  explicit FileLock(int fd) : fd_(fd) {
+    if (fd_ >= 0) {
+      while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+      }
+    }
+  }
+  ~FileLock() {
+    if (fd_ >= 0) ::flock(fd_, LOCK_UN);
+  }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_;
+};
+
+// The shared count, or -1 when the file is new or unreadable (the caller then rescans).
+int64_t read_usage(int fd) {
+  int64_t v = -1;
+  if (fd < 0 || ::pread(fd, &v, sizeof v, 0) != static_cast<ssize_t>(sizeof v)) return -1;
+  return v;
+}
+
+void write_usage(int fd, int64_t v) {
+  if (fd >= 0 && ::pwrite(fd, &v, sizeof v, 0) != static_cast<ssize_t>(sizeof v))
+    BA_DEBUG("disk cache: cannot update the shared size file: " << std::strerror(errno));
+}
+
+// Reads exactly n bytes at the current offset into out (appending). False on error or EOF.
+bool read_exact(int fd, size_t n, std::string* out) {
+  char buf[1 << 16];
+  while (n > 0) {
+    ssize_t got = ::read(fd, buf, std::min(n, sizeof buf));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    out->append(buf, static_cast<size_t>(got));
+    n -= static_cast<size_t>(got);
+  }
+  return true;
+}
+
+const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a regular file";
+}
 
 class Fd {
  public:
@@ -69,27 +140,12 @@ void make_dirs(const std::string& dir) {
 // read-only mounts, quotas...).
 void probe_writable(const std::string& dir) {
   std::random_device rd;
-  std::string probe = dir + "/.probe.tmp." + std::to_string(::getpid()) + "." + std::to_string(rd());
+  std::string probe =
+      dir + "/.probe.tmp." + std::to_string(::getpid()) + "." + std::to_string(rd());
   int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) unusable(dir, std::strerror(errno));
   ::close(fd);
   ::unlink(probe.c_str());
-}
-
-// Reads the whole open file. False (errno set) on a read error.
-bool read_all(int fd, size_t size_hint, std::string* out) {
-  out->clear();
-  out->reserve(size_hint);
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    if (n == 0) return true;
-    out->append(buf, static_cast<size_t>(n));
-  }
 }
 
 }  // namespace
@@ -120,7 +176,40 @@ DiskTier::DiskTier(DiskTierConfig config) : config_(std::move(config)) {
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   make_dirs(dir);
   probe_writable(dir);
+  const std::string usage = dir + "/" + kUsageFile;
+  usage_fd_ = ::open(usage.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (usage_fd_ < 0)
+    BA_WARN("disk cache: cannot open " << errno_message(usage)
+                                       << "; the budget is then kept per process only");
   scan_and_evict("");
+}
+
+DiskTier::~DiskTier() {
+  if (usage_fd_ >= 0) ::close(usage_fd_);
+}
+
+void DiskTier::add_usage(int64_t delta, const std::string& keep_name) {
+  if (usage_fd_ < 0) {
+    const int64_t used = bytes_used_ += delta;
+    if (used > static_cast<int64_t>(config_.budget_bytes) && !keep_name.empty())
+      scan_and_evict(keep_name);
+    return;
+  }
+  bool over = false;
+  {
+    std::lock_guard<std::mutex> mu(evict_mu_);
+    FileLock lock(usage_fd_);
+    int64_t used = read_usage(usage_fd_);
+    if (used < 0) {
+      over = true;  // unknown: rescan
+    } else {
+      used = std::max<int64_t>(0, used + delta);
+      write_usage(usage_fd_, used);
+      bytes_used_ = used;
+      over = used > static_cast<int64_t>(config_.budget_bytes);
+    }
+  }
+  if (over && !keep_name.empty()) scan_and_evict(keep_name);
 }
 
 std::string DiskTier::entry_path(const BlockKey& key) const {
@@ -129,12 +218,17 @@ std::string DiskTier::entry_path(const BlockKey& key) const {
 
 std::optional<KVBlob> DiskTier::get(const BlockKey& key) {
   const std::string path = entry_path(key);
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NOFOLLOW: a symlink (say to /dev/zero) is not followed; O_NONBLOCK: a FIFO does not block
+  // open() waiting for a writer. Both are then refused below as not-an-entry.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   struct stat st {};
-  std::string bytes;
-  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0 || !read_all(fd.get(), st.st_size, &bytes)) {
-    // ENOENT is the ordinary miss; anything else is a tier problem, but still only a miss.
-    if (errno != ENOENT) {
+  if (fd.get() < 0) {
+    const int err = errno;
+    if (err == ELOOP) {
+      struct stat lst {};
+      if (::lstat(path.c_str(), &lst) == 0)
+        drop_corrupt(path, lst, "a symbolic link, not an entry");
+    } else if (err != ENOENT) {
       if (!warned_read_.exchange(true))
         BA_WARN("disk cache: cannot read " << errno_message(path) << " (treated as a miss)");
       else
@@ -143,7 +237,34 @@ std::optional<KVBlob> DiskTier::get(const BlockKey& key) {
     misses_++;
     return std::nullopt;
   }
+  if (::fstat(fd.get(), &st) != 0) {
+    BA_DEBUG("disk cache: cannot stat " << errno_message(path));
+    misses_++;
+    return std::nullopt;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    drop_corrupt(path, st, std::string(file_kind(st.st_mode)) + ", not an entry");
+    misses_++;
+    return std::nullopt;
+  }
   try {
+    // Read the header, then at most what it and the budget allow: a corrupt size field or a huge
+    // sparse file costs one 80-byte read, not an allocation of its claimed size.
+    const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+    std::string bytes;
+    if (!read_exact(fd.get(), std::min<uint64_t>(file_size, kKVEntryHeaderSize), &bytes))
+      throw FormatError("KV cache entry: cannot read the header (" +
+                        std::string(std::strerror(errno)) + ")");
+    const uint64_t claimed = entry_size_from_prefix(bytes);
+    if (claimed != file_size)
+      throw FormatError("KV cache entry: the file has " + std::to_string(file_size) +
+                        " bytes but its header claims " + std::to_string(claimed));
+    if (claimed > config_.budget_bytes)
+      throw FormatError("KV cache entry: " + std::to_string(claimed) +
+                        " bytes, more than the whole budget");
+    bytes.reserve(claimed);
+    if (!read_exact(fd.get(), claimed - bytes.size(), &bytes))
+      throw FormatError("KV cache entry: truncated while reading");
     KVBlob blob = decode_entry(bytes, key);
     // mtime is the cross-process LRU clock; failing to bump it only makes eviction less exact.
     ::futimens(fd.get(), nullptr);
@@ -156,12 +277,20 @@ std::optional<KVBlob> DiskTier::get(const BlockKey& key) {
   }
 }
 
-void DiskTier::drop_corrupt(const std::string& path, const struct stat& read_st, const std::string& why) {
-  // A writer may have renamed a good file over the corrupt one since we opened it: only unlink
-  // if the path still names the inode we read.
+void DiskTier::drop_corrupt(const std::string& path, const struct stat& read_st,
+                            const std::string& why) {
+  // A writer may have renamed a good file over the corrupt one since we opened it: only remove
+  // the path if it still names the inode we looked at. A directory in an entry's place is
+  // removed if empty (so the next put can write the entry); a non-empty one is left alone.
   struct stat now {};
-  if (::stat(path.c_str(), &now) == 0 && now.st_dev == read_st.st_dev && now.st_ino == read_st.st_ino) {
-    if (::unlink(path.c_str()) == 0) bytes_used_ -= read_st.st_size;
+  if (::lstat(path.c_str(), &now) == 0 && now.st_dev == read_st.st_dev &&
+      now.st_ino == read_st.st_ino) {
+    if (S_ISDIR(now.st_mode)) {
+      if (::rmdir(path.c_str()) != 0)
+        BA_DEBUG("disk cache: cannot remove directory " << errno_message(path));
+    } else if (::unlink(path.c_str()) == 0 && S_ISREG(now.st_mode)) {
+      add_usage(-static_cast<int64_t>(read_st.st_size), "");
+    }
   }
   corrupt_dropped_++;
   if (!warned_corrupt_.exchange(true))
@@ -181,7 +310,8 @@ bool DiskTier::put(const BlockKey& key, const KVBlob& blob) {
     return false;
   }
   struct stat old {};
-  const int64_t old_size = ::stat(path.c_str(), &old) == 0 ? old.st_size : 0;
+  const int64_t old_size =
+      ::lstat(path.c_str(), &old) == 0 && S_ISREG(old.st_mode) ? old.st_size : 0;
   try {
     if (config_.write_hook) config_.write_hook(path);
     write_file_atomic(path, bytes);
@@ -194,18 +324,19 @@ bool DiskTier::put(const BlockKey& key, const KVBlob& blob) {
     return false;
   }
   puts_++;
-  const int64_t used = bytes_used_ += static_cast<int64_t>(bytes.size()) - old_size;
-  if (used > static_cast<int64_t>(config_.budget_bytes)) scan_and_evict(key.hex() + kEntrySuffix);
+  add_usage(static_cast<int64_t>(bytes.size()) - old_size, key.hex() + kEntrySuffix);
   return true;
 }
 
 bool DiskTier::contains(const BlockKey& key) {
   struct stat st {};
-  return ::stat(entry_path(key).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  return ::lstat(entry_path(key).c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 void DiskTier::scan_and_evict(const std::string& keep_name) {
   std::lock_guard<std::mutex> lock(evict_mu_);
+  // One pass at a time across processes too, and the shared count is rewritten from the scan.
+  FileLock shared(usage_fd_);
   DIR* d = ::opendir(config_.dir.c_str());
   if (d == nullptr) {
     BA_WARN("disk cache: cannot scan " << errno_message(config_.dir));
@@ -224,9 +355,11 @@ void DiskTier::scan_and_evict(const std::string& keep_name) {
     std::string name = de->d_name;
     struct stat st {};
     // ENOENT here just means another process removed the file after readdir saw it.
-    if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+      continue;
     if (is_temp_name(name)) {
-      if (st.st_mtime < stale_before) ::unlinkat(dfd, name.c_str(), 0);
+      // Left by a crashed writer: its process is gone (same host), or it is an hour old.
+      if (st.st_mtime < stale_before || temp_writer_is_dead(name)) ::unlinkat(dfd, name.c_str(), 0);
     } else if (ends_with(name, kEntrySuffix)) {
       entries.push_back({st.st_mtim, static_cast<int64_t>(st.st_size), std::move(name)});
       total += st.st_size;
@@ -253,6 +386,7 @@ void DiskTier::scan_and_evict(const std::string& keep_name) {
   }
   ::closedir(d);
   bytes_used_ = total;
+  write_usage(usage_fd_, total);
 }
 
 std::string DiskTier::describe() const {

@@ -6,12 +6,20 @@
 // every entry; a corrupt one is unlinked (only if the path still names the inode that was read,
 // so a fresh file renamed in meanwhile is kept).
 //
-// Size: a hit refreshes the file's mtime, making mtime a cross-process LRU clock. bytes_used is
-// kept approximately (exact scan at construction, += on put); when a put takes it over the
-// budget, one pass scans the directory, deletes the oldest-mtime entries until the total is at
-// most 90% of the budget (never the entry just written) and re-syncs bytes_used. The same pass
-// removes temp files (`*.tmp.*`) older than an hour, left by crashed writers. Files another
-// process deletes meanwhile are simply skipped.
+// Only regular files are entries: a path opened as an entry is opened with O_NOFOLLOW |
+// O_NONBLOCK, so a symlink (e.g. to /dev/zero) or a FIFO is neither followed nor waited on; it is
+// a corrupt entry (removed -- a directory only when empty -- and counted). A reader reads the
+// 80-byte header first and then at most the size that header claims (and never more than the
+// budget), so a corrupt size costs nothing to reject.
+//
+// Size: a hit refreshes the file's mtime, making mtime a cross-process LRU clock. The budget is
+// held across processes: `<dir>/.usage` holds the directory's byte count, updated under
+// flock(LOCK_EX) on that file by every put and removal of every process (exact scan at
+// construction). When a put takes the count over the budget, one pass (under the same lock)
+// scans the directory, deletes the oldest-mtime entries until the total is at most 90% of the
+// budget (never the entry just written) and rewrites the count. The same pass removes temp files
+// (`*.tmp.<pid>.*`) whose writer process is gone, or older than an hour (a writer on another
+// host). Files another process deletes meanwhile are simply skipped.
 #pragma once
 
 #include <atomic>
@@ -42,6 +50,9 @@ class DiskTier : public ByteTier {
   // "cache directory <dir> is not usable: <reason>" otherwise. Then scans the directory to
   // initialise bytes_used (evicting if it is already over budget).
   explicit DiskTier(DiskTierConfig config);
+  ~DiskTier() override;
+  DiskTier(const DiskTier&) = delete;
+  DiskTier& operator=(const DiskTier&) = delete;
 
   std::optional<KVBlob> get(const BlockKey& key) override;
   bool put(const BlockKey& key, const KVBlob& blob) override;
@@ -57,9 +68,13 @@ class DiskTier : public ByteTier {
   // Scans the directory: removes stale temp files, re-syncs bytes_used and, if over budget,
   // evicts LRU entries (sparing `keep_name`) down to 90% of the budget.
   void scan_and_evict(const std::string& keep_name);
+  // Adds `delta` to the directory's shared byte count (under the lock file) and evicts when the
+  // count is over budget, sparing `keep_name` (empty: never evicts, e.g. after a removal).
+  void add_usage(int64_t delta, const std::string& keep_name);
   void drop_corrupt(const std::string& path, const struct stat& read_st, const std::string& why);
 
   DiskTierConfig config_;
+  int usage_fd_ = -1;    // <dir>/.usage: the shared byte count, and the flock for updating it
   std::mutex evict_mu_;  // one eviction pass at a time per instance
   std::atomic<int64_t> bytes_used_{0};
   std::atomic<uint64_t> hits_{0}, misses_{0}, puts_{0}, put_failures_{0}, corrupt_dropped_{0},

@@ -19,8 +19,8 @@ constexpr uint32_t kMaxHeaderSize = 4096;
 
 // Field offsets; see the layout table in kv_blob.h.
 constexpr size_t kOffVersion = 8, kOffHeaderSize = 12, kOffKeyLo = 16, kOffKeyHi = 24,
-                 kOffDtype = 32, kOffNLayer = 36, kOffNKvHead = 40, kOffNTok = 44,
-                 kOffHeadDim = 48, kOffReserved = 52, kOffPayloadBytes = 56, kOffPayloadSum = 64,
+                 kOffDtype = 32, kOffNLayer = 36, kOffNKvHead = 40, kOffNTok = 44, kOffHeadDim = 48,
+                 kOffReserved = 52, kOffPayloadBytes = 56, kOffPayloadSum = 64,
                  kOffHeaderSumV1 = 72;
 static_assert(kOffHeaderSumV1 + 8 == kKVEntryHeaderSize);
 
@@ -77,12 +77,48 @@ std::string encode_entry(const BlockKey& key, const KVBlob& blob) {
   return out;
 }
 
+uint64_t entry_size_from_prefix(std::string_view in) {
+  if (in.size() < kKVEntryHeaderSize)
+    bad("truncated: " + std::to_string(in.size()) + " bytes, shorter than the header");
+  if (std::memcmp(in.data(), kMagic, sizeof kMagic) != 0)
+    bad("bad magic (not a blockattn KV entry)");
+  const uint32_t version = get_le<uint32_t>(in, kOffVersion);
+  if (version != kKVEntryVersion)
+    bad("unknown format version " + std::to_string(version) + " (this build reads " +
+        std::to_string(kKVEntryVersion) + ")");
+  const uint32_t header_size = get_le<uint32_t>(in, kOffHeaderSize);
+  if (header_size < kKVEntryHeaderSize || header_size > kMaxHeaderSize || header_size % 8 != 0)
+    bad("bad header size " + std::to_string(header_size));
+  uint64_t total = 0;
+  if (__builtin_add_overflow(uint64_t{header_size}, get_le<uint64_t>(in, kOffPayloadBytes), &total))
+    bad("payload size overflows 64 bits");
+  return total;
+}
+
+void validate_entry_shape(const KVShape& got, const KVShape& expected) {
+  std::string diff;
+  auto field = [&](const char* name, uint32_t g, uint32_t e) {
+    if (g != e)
+      diff += std::string(diff.empty() ? "" : ", ") + name + " " + std::to_string(g) +
+              " (expected " + std::to_string(e) + ")";
+  };
+  if (got.dtype != expected.dtype)
+    diff = std::string("dtype code ") + std::to_string(static_cast<uint32_t>(got.dtype)) +
+           " (expected " + std::to_string(static_cast<uint32_t>(expected.dtype)) + ")";
+  field("n_layer", got.n_layer, expected.n_layer);
+  field("n_kv_head", got.n_kv_head, expected.n_kv_head);
+  field("n_tok", got.n_tok, expected.n_tok);
+  field("head_dim", got.head_dim, expected.head_dim);
+  if (!diff.empty()) bad("shape does not match the model and block: " + diff);
+}
+
 KVBlob decode_entry(std::string_view in, const BlockKey& expected) {
   // Checks run in the order that makes each later read safe: length before any field, version
   // before trusting the layout, header checksum before trusting any header value.
   if (in.size() < kKVEntryHeaderSize)
     bad("truncated: " + std::to_string(in.size()) + " bytes, shorter than the header");
-  if (std::memcmp(in.data(), kMagic, sizeof kMagic) != 0) bad("bad magic (not a blockattn KV entry)");
+  if (std::memcmp(in.data(), kMagic, sizeof kMagic) != 0)
+    bad("bad magic (not a blockattn KV entry)");
   const uint32_t version = get_le<uint32_t>(in, kOffVersion);
   if (version != kKVEntryVersion)
     bad("unknown format version " + std::to_string(version) + " (this build reads " +
@@ -95,7 +131,8 @@ KVBlob decode_entry(std::string_view in, const BlockKey& expected) {
     bad("header checksum mismatch");
 
   const BlockKey stored{Hash128{get_le<uint64_t>(in, kOffKeyLo), get_le<uint64_t>(in, kOffKeyHi)}};
-  if (stored != expected) bad("key mismatch: entry is for " + stored.hex() + ", expected " + expected.hex());
+  if (stored != expected)
+    bad("key mismatch: entry is for " + stored.hex() + ", expected " + expected.hex());
 
   KVBlob blob;
   blob.shape.dtype = static_cast<DType>(get_le<uint32_t>(in, kOffDtype));
@@ -115,8 +152,10 @@ KVBlob decode_entry(std::string_view in, const BlockKey& expected) {
         std::to_string(want) + " bytes)");
   const uint64_t have = in.size() - header_size;
   if (have < payload_bytes)
-    bad("truncated: payload has " + std::to_string(have) + " of " + std::to_string(payload_bytes) + " bytes");
-  if (have > payload_bytes) bad(std::to_string(have - payload_bytes) + " trailing bytes after the payload");
+    bad("truncated: payload has " + std::to_string(have) + " of " + std::to_string(payload_bytes) +
+        " bytes");
+  if (have > payload_bytes)
+    bad(std::to_string(have - payload_bytes) + " trailing bytes after the payload");
   std::string_view payload = in.substr(header_size);
   if (get_le<uint64_t>(in, kOffPayloadSum) != hash64(payload.data(), payload.size()))
     bad("payload checksum mismatch");

@@ -52,7 +52,8 @@ struct KVShape {
 
 struct KVBlob {
   KVShape shape;
-  std::string payload;  // K bytes then V bytes, each [n_layer, n_kv_head, n_tok, head_dim] row-major
+  std::string
+      payload;  // K bytes then V bytes, each [n_layer, n_kv_head, n_tok, head_dim] row-major
   bool operator==(const KVBlob& o) const { return shape == o.shape && payload == o.payload; }
   bool operator!=(const KVBlob& o) const { return !(*this == o); }
 };
@@ -60,6 +61,18 @@ struct KVBlob {
 // Serialises `blob` under `key`. Throws InputError if payload.size() != 2 * tensor_bytes()
 // (a caller bug: the entry would be unreadable).
 std::string encode_entry(const BlockKey& key, const KVBlob& blob);
+
+// The total size an entry claims from its first kKVEntryHeaderSize bytes (header_size +
+// payload_bytes), read before the rest so that a reader never reads or allocates more than the
+// header allows. Not a verification: a file of that size may still fail decode_entry. Throws
+// FormatError on a short prefix, bad magic, unknown version, bad header size or an overflow.
+uint64_t entry_size_from_prefix(std::string_view prefix);
+
+// Checks a decoded entry's shape and dtype against what the reader expects (the model's
+// n_layer, n_kv_head, head_dim and KV dtype, and the block's token count). Valid checksums say
+// only that the bytes are what a writer wrote, not that they fit this model: a mismatch throws
+// FormatError naming every differing field, and the caller treats the entry as corrupt.
+void validate_entry_shape(const KVShape& got, const KVShape& expected);
 
 // Parses and fully verifies an entry. Throws FormatError naming the problem on: bad magic,
 // unknown version, bad header size, truncation, header checksum mismatch, key != expected,

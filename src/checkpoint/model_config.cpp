@@ -118,7 +118,9 @@ void ModelConfig::validate() const {
   for (int32_t id : eos_token_ids)
     if (id < 0) invalid("eos_token_id " + std::to_string(id) + " is negative");
   if (bos_token_id && *bos_token_id < 0) invalid("bos_token_id is negative");
-  if (block_sink_tokens < 0) invalid("blockattn.block_sink_tokens must be >= 0");
+  if (block_sink_tokens < 0 || block_sink_tokens > kMaxBlockSinkTokens)
+    invalid("blockattn.block_sink_tokens " + std::to_string(block_sink_tokens) +
+            " is out of range (0.." + std::to_string(kMaxBlockSinkTokens) + ")");
   if (block_sink_token_id && (*block_sink_token_id < 0 || *block_sink_token_id >= vocab_size))
     invalid("blockattn.block_sink_token_id " + std::to_string(*block_sink_token_id) +
             " is outside the vocabulary (size " + std::to_string(vocab_size) + ")");

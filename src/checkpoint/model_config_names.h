@@ -1,12 +1,16 @@
 // The supported architectures and their names in config.json (internal to src/checkpoint).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "blockattn/model_config.h"
 
 namespace blockattn {
+
+// Largest blockattn.block_sink_tokens accepted from config.json (the engine's --sinks range).
+inline constexpr int32_t kMaxBlockSinkTokens = 64;
 
 struct ArchitectureNames {
   Architecture arch;

@@ -187,7 +187,9 @@ void parse_extensions(ModelConfig& c, const Fields& top) {
   if (!ext->is_object()) top.fail("blockattn", "must be an object");
   Fields f(*ext, top.source(), "blockattn.");
   int64_t sinks = f.opt_int("block_sink_tokens").value_or(0);
-  if (sinks < 0 || sinks > INT32_MAX) f.fail("block_sink_tokens", "must be >= 0");
+  if (sinks < 0 || sinks > kMaxBlockSinkTokens)
+    f.fail("block_sink_tokens", std::to_string(sinks) + " is out of range (0.." +
+                                    std::to_string(kMaxBlockSinkTokens) + ")");
   c.block_sink_tokens = static_cast<int32_t>(sinks);
   if (const json* id = f.get("block_sink_token_id"))
     c.block_sink_token_id = f.as_token_id("block_sink_token_id", *id);

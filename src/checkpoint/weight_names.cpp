@@ -1,6 +1,7 @@
 // Hugging Face weight names and shapes for the supported decoder architectures.
 #include "checkpoint/weight_names.h"
 
+#include <algorithm>
 #include <set>
 
 #include "blockattn/error.h"
@@ -55,6 +56,24 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
 }
 
 void check_checkpoint_matches(const Checkpoint& ck, const ModelConfig& c) {
+  // Cross-check the layer count against the checkpoint before listing the expected tensors: a
+  // corrupt num_hidden_layers (1e6) would otherwise build millions of names (gigabytes) first.
+  int64_t layers_present = 0;
+  const std::string prefix = "model.layers.";
+  for (const std::string& name : ck.names()) {
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    int64_t i = 0;
+    size_t pos = prefix.size(), digits = 0;
+    for (; pos < name.size() && name[pos] >= '0' && name[pos] <= '9' && digits < 12;
+         ++pos, ++digits)
+      i = i * 10 + (name[pos] - '0');
+    if (digits > 0) layers_present = std::max(layers_present, i + 1);
+  }
+  if (c.num_layers > layers_present)
+    throw FormatError(ck.dir() + ": config.json has num_hidden_layers " +
+                      std::to_string(c.num_layers) + " but the checkpoint holds tensors for " +
+                      std::to_string(layers_present) + " layers (no 'model.layers." +
+                      std::to_string(layers_present) + ".*')");
   std::vector<std::string> problems;
   std::set<std::string> expected_names;
   auto check_tensor = [&](const std::string& name, const std::vector<int64_t>& shape) {

@@ -83,6 +83,36 @@ struct Engine::Impl {
     return tokenizer->encode(text);
   }
 
+  // encode_part for a part that may use at most `budget` tokens. A long text is tokenized in
+  // growing prefixes (each cut just before a whitespace that follows a non-whitespace character,
+  // where the pre-tokenizers in use split anyway, so a prefix never has more tokens than the
+  // whole text): once a prefix alone is over the budget, the part cannot fit and tokenizing
+  // stops there, so a 50 MB block costs a few hundred KB of work, not the whole text. Returns
+  // nullopt when the part does not fit; `*probed_bytes` says how much of it was tokenized.
+  std::optional<std::vector<int32_t>> encode_within(const std::string& text,
+                                                    const std::string& what, int64_t budget,
+                                                    size_t* probed_bytes) const {
+    if (text.empty()) throw InputError(what + " is empty");
+    require_utf8(text, what);
+    // ~4 bytes per token is typical; 16 bytes per token of budget covers sparse text too.
+    size_t probe = static_cast<size_t>(std::max<int64_t>(budget, 0)) * 16 + 4096;
+    while (probe < text.size()) {
+      size_t cut = probe;
+      auto space = [](char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; };
+      while (cut > 0 && !(space(text[cut]) && !space(text[cut - 1]))) --cut;
+      if (cut == 0) break;  // no whitespace boundary to cut at: tokenize the whole text
+      *probed_bytes = cut;
+      if (static_cast<int64_t>(tokenizer->encode(std::string_view(text).substr(0, cut)).size()) >
+          budget)
+        return std::nullopt;
+      probe *= 2;
+    }
+    *probed_bytes = text.size();
+    std::vector<int32_t> ids = tokenizer->encode(text);
+    if (static_cast<int64_t>(ids.size()) > budget) return std::nullopt;
+    return ids;
+  }
+
   std::vector<int32_t> eos_tokens(const ChatFormat& chat) const {
     std::vector<int32_t> eos = model->config().eos_token_ids;
     if (tokenizer->eos_id()) eos.push_back(*tokenizer->eos_id());
@@ -323,13 +353,23 @@ std::unique_ptr<Session> Engine::start(const GenerateRequest& request) {
   std::vector<std::vector<int32_t>> blocks;
   int64_t used = 0;
   for (size_t i = 0; i < request.blocks.size(); ++i) {
-    blocks.push_back(m.encode_part(request.blocks[i], "block " + std::to_string(i + 1)));
+    const std::string what = "block " + std::to_string(i + 1);
+    // At most this many tokens leave room for the block's sinks and one query token.
+    const int64_t budget = context - 1 - used - m.sinks.count;
+    size_t probed = 0;
+    std::optional<std::vector<int32_t>> ids =
+        m.encode_within(request.blocks[i], what, budget, &probed);
+    if (!ids)
+      throw ContextLengthError(
+          "the prompt does not fit the model's context of " + std::to_string(context) +
+          " tokens: " + what + " (" + std::to_string(request.blocks[i].size()) +
+          " bytes) needs more than the " + std::to_string(std::max<int64_t>(budget, 0)) +
+          " tokens left for it" +
+          (probed < request.blocks[i].size()
+               ? " (tokenizing stopped after its first " + std::to_string(probed) + " bytes)"
+               : ""));
+    blocks.push_back(std::move(*ids));
     used += static_cast<int64_t>(blocks.back().size()) + m.sinks.count;
-    if (used >= context)
-      throw ContextLengthError("the prompt does not fit the model's context of " +
-                               std::to_string(context) + " tokens: blocks 1.." +
-                               std::to_string(i + 1) + " alone take " + std::to_string(used) +
-                               " tokens");
   }
   std::string final_text;
   if (!request.messages.empty()) {
@@ -345,7 +385,15 @@ std::unique_ptr<Session> Engine::start(const GenerateRequest& request) {
     require_utf8(request.query, "query");
     final_text = chat.final_text(request.query);
   }
-  s->layout = make_prompt_layout(blocks, m.encode_part(final_text, "query"), m.sinks);
+  size_t probed = 0;
+  std::optional<std::vector<int32_t>> query_ids =
+      m.encode_within(final_text, "query", context - 1 - used, &probed);
+  if (!query_ids)
+    throw ContextLengthError("the prompt does not fit the model's context of " +
+                             std::to_string(context) + " tokens: the query needs more than the " +
+                             std::to_string(std::max<int64_t>(context - 1 - used, 0)) +
+                             " tokens the blocks leave");
+  s->layout = make_prompt_layout(blocks, std::move(*query_ids), m.sinks);
   if (s->layout.total_tokens() >= context)
     throw ContextLengthError("prompt of " + std::to_string(s->layout.total_tokens()) +
                              " tokens does not fit the model's context of " +
@@ -387,15 +435,26 @@ GenerateResult Engine::generate(const GenerateRequest& request, const TokenCallb
 
 EncodedBlock Engine::encode_block(const std::string& text) {
   Impl& m = *impl_;
-  std::vector<int32_t> tokens = m.block_tokens(m.encode_part(text, "block"));
   const int64_t context = m.model->config().max_position_embeddings;
+  size_t probed = 0;
+  std::optional<std::vector<int32_t>> text_tokens =
+      m.encode_within(text, "block", context - 1 - m.sinks.count, &probed);
+  if (!text_tokens)
+    throw ContextLengthError(
+        "block of " + std::to_string(text.size()) + " bytes does not fit the model's context of " +
+        std::to_string(context) + " tokens" +
+        (probed < text.size()
+             ? " (tokenizing stopped after its first " + std::to_string(probed) + " bytes)"
+             : ""));
+  std::vector<int32_t> tokens = m.block_tokens(*text_tokens);
   if (static_cast<int64_t>(tokens.size()) >= context)
     throw ContextLengthError("block of " + std::to_string(tokens.size()) +
                              " tokens does not fit the model's context of " +
                              std::to_string(context) + " tokens");
   const BlockKey key = blockattn::block_key(*m.model, m.sinks, tokens);
-  BlockFetch f =
-      m.store->fetch_or_compute(key, [&] { return blockattn::encode_block(*m.model, tokens); });
+  BlockFetch f = m.store->fetch_or_compute(
+      key, [&] { return blockattn::encode_block(*m.model, tokens); },
+      block_kv_shape(*m.model, tokens.size()));
   EncodedBlock out;
   out.key = key.hex();
   out.tokens = static_cast<int>(tokens.size());
@@ -466,6 +525,7 @@ CacheStats Engine::cache_stats() const {
   s.memory_entries = b.memory_entries;
   s.memory_evictions = b.evictions;
   s.memory_budget = store.memory_budget();
+  s.corrupt_dropped = b.corrupt_dropped;  // entries of the wrong shape; the tiers add theirs
   s.describe = "memory " + std::to_string(b.memory_entries) + " blocks, " +
                std::to_string(b.memory_bytes >> 20) + " MiB";
   s.host_hits = b.host_hits;

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
-#include <tuple>
 #include <queue>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -24,7 +24,8 @@ bool non_empty_string(const nlohmann::json& model, const char* key) {
 
 BpeModel::BpeModel(const nlohmann::json& model, std::vector<std::pair<std::string, int64_t>> vocab,
                    const std::vector<std::pair<std::string, std::string>>& merges) {
-  if (non_empty_string(model, "continuing_subword_prefix") || non_empty_string(model, "end_of_word_suffix"))
+  if (non_empty_string(model, "continuing_subword_prefix") ||
+      non_empty_string(model, "end_of_word_suffix"))
     throw UnsupportedError("BPE continuing_subword_prefix / end_of_word_suffix are not supported");
   if (auto d = model.find("dropout"); d != model.end() && d->is_number() && d->get<double>() > 0.0)
     throw UnsupportedError("BPE dropout is not supported");
@@ -35,8 +36,20 @@ BpeModel::BpeModel(const nlohmann::json& model, std::vector<std::pair<std::strin
   int64_t max_id = -1;
   size_t aliases = 0;
   for (const auto& [token, id] : vocab) {
-    if (id < 0 || id >= INT32_MAX) throw FormatError("BPE vocab entry \"" + token + "\" has a bad id");
+    if (id < 0 || id >= INT32_MAX)
+      throw FormatError("BPE vocab entry \"" + token + "\" has a bad id");
     max_id = std::max(max_id, id);
+  }
+  // The id table is dense, so its size comes from the largest id: bound it by the number of
+  // entries (holes up to as many again, plus 64 Ki) before allocating, so a corrupt id of 1.5e9
+  // is an error naming the token, not a 50 GB allocation.
+  const int64_t id_limit = 2 * static_cast<int64_t>(vocab.size()) + (int64_t{1} << 16);
+  if (max_id >= id_limit) {
+    for (const auto& [token, id] : vocab)
+      if (id == max_id)
+        throw FormatError("BPE vocab entry \"" + token + "\" has id " + std::to_string(id) +
+                          ", implausible for a vocabulary of " + std::to_string(vocab.size()) +
+                          " entries (ids must be below " + std::to_string(id_limit) + ")");
   }
   // tokens_ and aliases_ are sized once and never resized, so the views in vocab_ stay valid.
   tokens_.resize(static_cast<size_t>(max_id + 1));
@@ -57,7 +70,8 @@ BpeModel::BpeModel(const nlohmann::json& model, std::vector<std::pair<std::strin
 
   if (auto u = model.find("unk_token"); u != model.end() && u->is_string()) {
     auto id = token_to_id(u->get<std::string>());
-    if (!id) throw FormatError("BPE unk_token \"" + u->get<std::string>() + "\" is not in the vocab");
+    if (!id)
+      throw FormatError("BPE unk_token \"" + u->get<std::string>() + "\" is not in the vocab");
     unk_id_ = id;
   }
 

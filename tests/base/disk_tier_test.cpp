@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -45,9 +46,11 @@ DiskTierConfig config(std::string dir, uint64_t budget = 20ull << 30) {
 
 uint64_t entry_size(const KVBlob& b) { return kKVEntryHeaderSize + b.payload.size(); }
 
+// The directory's files other than the shared size file ".usage".
 std::vector<std::string> list_dir(const std::string& dir) {
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename() != ".usage") names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -211,7 +214,9 @@ TEST(DiskTier, EntryLargerThanTheBudgetIsNotStored) {
 TEST(DiskTier, StaleTempFilesAreCleanedFreshOnesKept) {
   test::TempDir tmp;
   const std::string stale = tmp / (key_of(1).hex() + ".bakv.tmp.123.456");
-  const std::string fresh = tmp / (key_of(2).hex() + ".bakv.tmp.123.789");
+  // A live writer's (this process's) temp file is kept however it is named after.
+  const std::string fresh =
+      tmp / (key_of(2).hex() + ".bakv.tmp." + std::to_string(::getpid()) + ".789");
   write_file_atomic(stale, "partial");
   write_file_atomic(fresh, "in progress");
   set_mtime(stale, ::time(nullptr) - 2 * 3600);
@@ -236,7 +241,8 @@ TEST(DiskTier, UnusableDirectoryIsAClearIoError) {
       DiskTier tier(config(dir));
       ADD_FAILURE() << "no IoError for " << dir;
     } catch (const IoError& e) {
-      EXPECT_EQ(std::string(e.what()), "cache directory " + dir + " is not usable: Not a directory");
+      EXPECT_EQ(std::string(e.what()),
+                "cache directory " + dir + " is not usable: Not a directory");
     }
   }
   EXPECT_THROW(DiskTier(config("")), IoError);
@@ -282,9 +288,12 @@ TEST(DiskTier, RealWriteFailureLeavesNoTempFile) {
     rl.rlim_cur = 4096;
     if (::setrlimit(RLIMIT_FSIZE, &rl) != 0) ::_exit(10);
     try {
-      if (tier.put(key_of(1), blob)) code = 11;
-      else if (tier.stats().put_failures != 1) code = 12;
-      else if (!list_dir(tmp.path()).empty()) code = 13;
+      if (tier.put(key_of(1), blob))
+        code = 11;
+      else if (tier.stats().put_failures != 1)
+        code = 12;
+      else if (!list_dir(tmp.path()).empty())
+        code = 13;
     } catch (...) {
       code = 14;
     }
@@ -293,7 +302,8 @@ TEST(DiskTier, RealWriteFailureLeavesNoTempFile) {
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status)) << "child died with status " << status;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "10 setrlimit, 11 put succeeded, 12 not counted, 13 files left, 14 threw";
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "10 setrlimit, 11 put succeeded, 12 not counted, 13 files left, 14 threw";
   EXPECT_TRUE(list_dir(tmp.path()).empty());
 }
 
@@ -356,6 +366,227 @@ TEST(DiskTier, TwoProcessesWritingOneKeyNeverExposePartialEntries) {
   EXPECT_EQ(reader.stats().corrupt_dropped, 0u);
   EXPECT_EQ(list_dir(dir), std::vector<std::string>{key.hex() + ".bakv"});
   std::printf("[          ] %d reads during the writes, %d found the entry\n", reads, found);
+}
+
+// Runs `body` in a child process with an alarm, so a hang (or a crash) is a failed test rather
+// than a stuck suite. Returns the child's exit code, or 100 + signal number.
+template <typename F>
+int in_child(F body, unsigned seconds = 20) {
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    ::alarm(seconds);
+    int code = 99;
+    try {
+      code = body();
+    } catch (...) {
+      code = 98;
+    }
+    ::_exit(code);
+  }
+  int st = 0;
+  if (::waitpid(pid, &st, 0) != pid) return -2;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+}
+
+uint64_t entries_bytes(const std::string& dir) {
+  uint64_t total = 0;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file() && e.path().extension() == ".bakv") total += e.file_size();
+  return total;
+}
+
+// Issue 13 item 5: a FIFO named like an entry used to block open() forever.
+TEST(DiskTier, FifoInPlaceOfAnEntryIsAMissNotAHang) {
+  test::TempDir tmp;
+  DiskTier tier(config(tmp.path()));
+  const std::string path = tier.entry_path(key_of(1));
+  ASSERT_EQ(::mkfifo(path.c_str(), 0644), 0);
+  EXPECT_EQ(in_child([&] {
+              if (tier.get(key_of(1)).has_value()) return 1;
+              if (tier.stats().corrupt_dropped != 1 || tier.stats().misses != 1) return 2;
+              struct stat st {};
+              if (::lstat(path.c_str(), &st) == 0) return 3;  // the FIFO was removed
+              return tier.put(key_of(1), make_blob(3, 1)) && tier.get(key_of(1)).has_value() ? 0
+                                                                                             : 4;
+            }),
+            0)
+      << "1 hit, 2 not counted, 3 FIFO kept, 4 no repair, 114 hung (alarm)";
+}
+
+// Issue 13 item 5: a symlink to /dev/zero used to be followed and read without limit.
+TEST(DiskTier, SymlinkInPlaceOfAnEntryIsNotFollowed) {
+  test::TempDir tmp;
+  DiskTier tier(config(tmp.path()));
+  const std::string path = tier.entry_path(key_of(1));
+  ASSERT_EQ(::symlink("/dev/zero", path.c_str()), 0);
+  EXPECT_FALSE(tier.contains(key_of(1)));
+  EXPECT_EQ(in_child([&] {
+              if (tier.get(key_of(1)).has_value()) return 1;
+              if (tier.stats().corrupt_dropped != 1) return 2;
+              struct stat st {};
+              if (::lstat(path.c_str(), &st) == 0) return 3;
+              return 0;
+            }),
+            0)
+      << "1 hit, 2 not counted, 3 link kept, 114 hung (alarm), 106 abort (bad_alloc)";
+  // A symlink to a valid entry is refused too: only regular files in the directory are entries.
+  const std::string real = tmp / "elsewhere.bakv.src";
+  write_file_atomic(real, encode_entry(key_of(2), make_blob(3, 2)));
+  ASSERT_EQ(::symlink(real.c_str(), tier.entry_path(key_of(2)).c_str()), 0);
+  EXPECT_FALSE(tier.get(key_of(2)).has_value());
+  EXPECT_TRUE(file_exists(real));
+  EXPECT_EQ(tier.stats().corrupt_dropped, 1u);  // the child's count stayed in the child
+}
+
+// Issue 13 item 5: a directory in an entry's place was recomputed around but never repaired.
+TEST(DiskTier, DirectoryInPlaceOfAnEntryIsRemovedSoThePutCanWrite) {
+  test::TempDir tmp;
+  DiskTier tier(config(tmp.path()));
+  const std::string path = tier.entry_path(key_of(1));
+  ASSERT_EQ(::mkdir(path.c_str(), 0755), 0);
+  const KVBlob blob = make_blob(4, 1);
+  EXPECT_FALSE(tier.get(key_of(1)).has_value());
+  EXPECT_EQ(tier.stats().corrupt_dropped, 1u);
+  EXPECT_FALSE(is_directory(path));
+  ASSERT_TRUE(tier.put(key_of(1), blob));
+  EXPECT_EQ(tier.get(key_of(1)), blob);
+  // A non-empty directory is not ours to delete: still a miss, counted, left in place.
+  const std::string other = tier.entry_path(key_of(2));
+  ASSERT_EQ(::mkdir(other.c_str(), 0755), 0);
+  write_file_atomic(other + "/user-file", "x");
+  EXPECT_FALSE(tier.get(key_of(2)).has_value());
+  EXPECT_EQ(tier.stats().corrupt_dropped, 2u);
+  EXPECT_TRUE(file_exists(other + "/user-file"));
+}
+
+// Issue 13 item 5: an entry file is read only as far as its header allows. A valid entry
+// extended to a 1 GiB sparse file used to be read (and held) whole before being rejected.
+TEST(DiskTier, OversizedFileIsRejectedFromItsHeaderWithoutReadingIt) {
+  test::TempDir tmp;
+  DiskTier tier(config(tmp.path()));
+  ASSERT_TRUE(tier.put(key_of(1), make_blob(4, 1)));
+  const std::string path = tier.entry_path(key_of(1));
+  ASSERT_EQ(::truncate(path.c_str(), 1ll << 30), 0);
+  EXPECT_EQ(in_child([&] {
+              struct rusage before {
+              }, after{};
+              ::getrusage(RUSAGE_SELF, &before);
+              if (tier.get(key_of(1)).has_value()) return 1;
+              ::getrusage(RUSAGE_SELF, &after);
+              if (tier.stats().corrupt_dropped != 1) return 2;
+              if (after.ru_maxrss - before.ru_maxrss > 64 * 1024) return 3;  // KiB
+              return file_exists(path) ? 4 : 0;
+            }),
+            0)
+      << "1 hit, 2 not counted, 3 read the whole file, 4 not removed";
+}
+
+// Issue 13 item 6: a killed writer's temp file used to stay for an hour.
+TEST(DiskTier, TempFilesOfDeadWritersAreRemovedAtStartup) {
+  test::TempDir tmp;
+  pid_t dead = ::fork();
+  ASSERT_GE(dead, 0);
+  if (dead == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(dead, nullptr, 0), dead);
+  const std::string orphan = tmp / (key_of(1).hex() + ".bakv.tmp." + std::to_string(dead) + ".42");
+  const std::string live =
+      tmp / (key_of(2).hex() + ".bakv.tmp." + std::to_string(::getpid()) + ".42");
+  write_file_atomic(orphan, std::string(1 << 20, 'x'));
+  write_file_atomic(live, "in progress");
+  DiskTier tier(config(tmp.path()));
+  EXPECT_FALSE(file_exists(orphan));
+  EXPECT_TRUE(file_exists(live));
+}
+
+// Issue 13 item 6: four writers used to take a 60 MiB directory to 174 MB, each process counting
+// only its own puts. Four processes each put 9 distinct entries into a 10-entry budget: the
+// directory ends within the budget plus one entry, and every entry left is valid.
+TEST(DiskTier, BudgetIsHeldAcrossProcesses) {
+  test::TempDir tmp;
+  const std::string dir = tmp / "shared";
+  const uint64_t s = entry_size(make_blob(16, 0));
+  const uint64_t budget = 10 * s;
+  { DiskTier init(config(dir, budget)); }
+  std::vector<pid_t> pids;
+  for (int w = 0; w < 4; ++w) {
+    std::fflush(nullptr);
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int bad = 0;
+      try {
+        DiskTier writer(config(dir, budget));
+        for (int i = 0; i < 9; ++i)
+          if (!writer.put(key_of(100 * w + i), make_blob(16, 100 * w + i))) ++bad;
+      } catch (...) {
+        ::_exit(2);
+      }
+      ::_exit(bad == 0 ? 0 : 1);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) {
+    int st = 0;
+    ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "writer status " << st;
+  }
+  const uint64_t used = entries_bytes(dir);
+  EXPECT_LE(used, budget + s) << used / s << " entries of a " << budget / s << "-entry budget";
+  DiskTier reader(config(dir, budget));
+  int valid = 0;
+  for (int w = 0; w < 4; ++w)
+    for (int i = 0; i < 9; ++i)
+      if (std::optional<KVBlob> b = reader.get(key_of(100 * w + i))) {
+        EXPECT_EQ(*b, make_blob(16, 100 * w + i));
+        ++valid;
+      }
+  EXPECT_EQ(reader.stats().corrupt_dropped, 0u);
+  EXPECT_EQ(static_cast<uint64_t>(valid) * s, used);
+  EXPECT_GT(valid, 0);
+}
+
+// Crash safety (issue 13): writers killed with SIGKILL at random moments, 25 times, while they
+// put and evict entries of a small shared directory. Afterwards every entry is absent or exactly
+// what was written for its key (none is corrupt), the killed writers' temp files are gone once a
+// tier is opened, and the shared size count agrees with the directory.
+TEST(DiskTier, KillNineDuringWritesLeavesOnlyValidEntries) {
+  test::TempDir tmp;
+  const std::string dir = tmp / "cache";
+  auto blob_for = [](int k) { return make_blob(32 + k % 7, 1000 + k); };
+  const uint64_t budget = 24 * entry_size(blob_for(6));
+  { DiskTier init(config(dir, budget)); }
+  std::mt19937 rng(13);
+  int kills = 0;
+  for (int round = 0; round < 25; ++round) {
+    std::fflush(nullptr);
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      DiskTier w(config(dir, budget));
+      for (int i = round;; ++i) w.put(key_of(i % 48), blob_for(i % 48));
+    }
+    ::usleep(std::uniform_int_distribution<int>(1000, 40000)(rng));
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    int st = 0;
+    ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) ++kills;
+  }
+  EXPECT_GE(kills, 20);
+  DiskTier reader(config(dir, budget));
+  for (const std::string& name : list_dir(dir))
+    EXPECT_EQ(name.find(".tmp."), std::string::npos) << "left behind: " << name;
+  int present = 0;
+  for (int k = 0; k < 48; ++k)
+    if (std::optional<KVBlob> b = reader.get(key_of(k))) {
+      EXPECT_EQ(*b, blob_for(k)) << "key " << k;
+      ++present;
+    }
+  EXPECT_EQ(reader.stats().corrupt_dropped, 0u);
+  EXPECT_GT(present, 0);
+  EXPECT_LE(entries_bytes(dir), budget + entry_size(blob_for(6)));
+  std::printf("[          ] %d kills, %d of 48 entries present afterwards\n", kills, present);
 }
 
 TEST(DiskTier, FormatBytes) {

@@ -21,7 +21,8 @@ struct KeySpec {
   DType dtype = DType::kBF16;
   std::vector<int32_t> tokens = {1, 2, 3, 4, 5};
   BlockKey key() const {
-    return make_block_key({fingerprint, sink_tokens, sink_token_id, dtype, tokens.data(), tokens.size()});
+    return make_block_key(
+        {fingerprint, sink_tokens, sink_token_id, dtype, tokens.data(), tokens.size()});
   }
 };
 
@@ -125,6 +126,38 @@ TEST(KVEntry, RoundTrip) {
 
   const KVBlob empty = make_blob(KVShape{DType::kF16, 2, 2, 0, 8}, 2);  // zero-token block
   EXPECT_EQ(decode_entry(encode_entry(key, empty), key), empty);
+}
+
+// Issue 13 items 4 and 5: what a reader checks besides the checksums.
+TEST(KVEntry, ShapeIsCheckedAgainstTheExpectedOne) {
+  EXPECT_NO_THROW(validate_entry_shape(kShape, kShape));
+  for (int field = 0; field < 5; ++field) {
+    KVShape other = kShape;
+    if (field == 0) other.dtype = DType::kF32;
+    if (field == 1) other.n_layer += 1;
+    if (field == 2) other.n_kv_head += 1;
+    if (field == 3) other.n_tok -= 1;
+    if (field == 4) other.head_dim *= 2;
+    static const char* const kNames[] = {"dtype", "n_layer", "n_kv_head", "n_tok", "head_dim"};
+    try {
+      validate_entry_shape(other, kShape);
+      ADD_FAILURE() << "no FormatError for " << kNames[field];
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find(kNames[field]), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(KVEntry, SizeFromThePrefixIsWhatTheHeaderClaims) {
+  const BlockKey key = test_key();
+  const std::string e = encode_entry(key, make_blob(kShape, 1));
+  EXPECT_EQ(entry_size_from_prefix(std::string_view(e).substr(0, kKVEntryHeaderSize)), e.size());
+  EXPECT_THROW(entry_size_from_prefix(std::string_view(e).substr(0, 79)), FormatError);
+  std::string huge = e;
+  write_at<uint64_t>(huge, 56, ~0ull);  // payload_bytes overflowing with the header size
+  EXPECT_THROW(entry_size_from_prefix(huge), FormatError);
+  write_at<uint64_t>(huge, 56, 1ull << 40);  // a claim, not a verification
+  EXPECT_EQ(entry_size_from_prefix(huge), kKVEntryHeaderSize + (1ull << 40));
 }
 
 TEST(KVEntry, HeaderLayoutMatchesTheDocumentation) {

@@ -222,6 +222,16 @@ TEST(ModelConfig, BadSizes) {
   j = fixture_json("tiny-llama");
   j["blockattn"] = {{"block_sink_tokens", 1}, {"block_sink_token_id", 512}};
   EXPECT_CONTAINS(error_of<FormatError>([&] { parse(j); }), "block_sink_token_id");
+  // Issue 13 item 8: an out-of-range sink count in the file is the file's error, not "--sinks".
+  for (int64_t bad : {int64_t{-7}, int64_t{65}, int64_t{1} << 40}) {
+    j = fixture_json("tiny-llama");
+    j["blockattn"] = {{"block_sink_tokens", bad}};
+    const std::string msg = error_of<FormatError>([&] { parse(j); });
+    EXPECT_CONTAINS(msg, "test-config.json");
+    EXPECT_CONTAINS(msg, "block_sink_tokens");
+    EXPECT_CONTAINS(msg, std::to_string(bad) + " is out of range (0..64)");
+    EXPECT_EQ(msg.find("--sinks"), std::string::npos) << msg;
+  }
 
   EXPECT_CONTAINS(error_of<FormatError>([] { ModelConfig::from_json("{ nope", "bad.json"); }),
                   "bad.json");

@@ -157,7 +157,8 @@ TEST(TokenizerErrors, MalformedFiles) {
   std::string msg = error_of<FormatError>([&] { Tokenizer::load(dir.path()); });
   EXPECT_NE(msg.find(dir / "tokenizer.json"), std::string::npos) << msg;
 
-  write(dir / "tokenizer.json", R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}})");
+  write(dir / "tokenizer.json",
+        R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}})");
   msg = error_of<FormatError>([&] { Tokenizer::load(dir.path()); });
   EXPECT_NE(msg.find("merge"), std::string::npos) << msg;
 
@@ -165,6 +166,33 @@ TEST(TokenizerErrors, MalformedFiles) {
   write(dir / "tokenizer_config.json", "{oops");
   msg = error_of<FormatError>([&] { Tokenizer::load(dir.path()); });
   EXPECT_NE(msg.find(dir / "tokenizer_config.json"), std::string::npos) << msg;
+}
+
+// Issue 13 item 3: a vocabulary id of 1.5e9 used to size the id table at 1.5e9 strings (~50 GB,
+// found by fuzzing); it is now refused, naming the token, before anything is allocated. The
+// zstd path refuses a frame that declares more than its input could hold.
+TEST(TokenizerErrors, ImplausibleSizesAreRefusedBeforeAllocating) {
+  test::TempDir dir;
+  write(dir / "tokenizer.json",
+        R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1500000000}, "merges": []}})");
+  std::string msg = error_of<FormatError>([&] { Tokenizer::load(dir.path()); });
+  EXPECT_NE(msg.find("\"b\" has id 1500000000"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(dir / "tokenizer.json"), std::string::npos) << msg;
+  // Holes in the id range are still fine (added tokens often sit past the model's vocab).
+  write(dir / "tokenizer.json",
+        R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1000}, "merges": []}})");
+  EXPECT_EQ(Tokenizer::load(dir.path())->encode("ab"), (std::vector<int32_t>{0, 1000}));
+
+  test::TempDir zdir;
+  std::string frame = {'\x28', '\xb5', '\x2f', '\xfd', '\xe0'};
+  const uint64_t huge = 1ull << 40;
+  frame.append(reinterpret_cast<const char*>(&huge), 8);
+  frame.append({'\x01', '\x00', '\x00'});
+  write(zdir / "tokenizer.json.zst", frame);
+  msg = error_of<FormatError>([&] { Tokenizer::load(zdir.path()); });
+  EXPECT_NE(msg.find("tokenizer.json.zst: zstd frame declares 1099511627776 bytes"),
+            std::string::npos)
+      << msg;
 }
 
 TEST(TokenizerErrors, InvalidUtf8Input) {

@@ -1,14 +1,21 @@
 // The blockattn CLI as a user runs it: exit codes, one-line errors, timings, cache reuse.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
+#include "cache/kv_blob.h"
+#include "core/io.h"
 #include "test_util.h"
 
 namespace blockattn {
@@ -19,8 +26,7 @@ struct CliRun {
   std::string out;  // stdout and stderr together
 };
 
-CliRun run_cli(const std::string& args) {
-  std::string cmd = std::string(BLOCKATTN_CLI_PATH) + " " + args + " 2>&1";
+CliRun run_cli_raw(const std::string& cmd) {
   FILE* p = ::popen(cmd.c_str(), "r");
   CliRun r{-1, ""};
   std::array<char, 4096> buf;
@@ -29,6 +35,10 @@ CliRun run_cli(const std::string& args) {
   int status = ::pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+CliRun run_cli(const std::string& args) {
+  return run_cli_raw(std::string(BLOCKATTN_CLI_PATH) + " " + args + " 2>&1");
 }
 
 bool contains(const std::string& s, const std::string& part) {
@@ -277,6 +287,201 @@ TEST(Cli, ErrorsAreOneLineWithNonZeroExit) {
     EXPECT_FALSE(r.out.empty()) << args;
     EXPECT_LE(std::count(r.out.begin(), r.out.end(), '\n'), 2) << args << "\n" << r.out;
   }
+}
+
+// ------------------------------------------------------------------ issue 13: reliability
+
+// The CLI run under `ulimit -v` (KiB of address space): an input that used to make it allocate
+// gigabytes before failing now fails within this limit. The limit leaves libtorch room to load
+// (a normal run passes under it, checked first by each test).
+constexpr int kVmLimitKiB = 3 << 20;
+
+CliRun run_cli_limited(const std::string& args) {
+  return run_cli_raw("bash -c 'ulimit -v " + std::to_string(kVmLimitKiB) + "; exec " +
+                     std::string(BLOCKATTN_CLI_PATH) + " " + args + "' 2>&1");
+}
+
+size_t line_count(const std::string& s) { return std::count(s.begin(), s.end(), '\n'); }
+
+// A copy of a fixture model directory, to corrupt.
+std::string copy_model(const test::TempDir& dir, const std::string& name) {
+  const std::string to = dir / name;
+  std::filesystem::copy(test::fixture("models/" + name), to,
+                        std::filesystem::copy_options::recursive);
+  return to;
+}
+
+// Item 2: a 50 MB block took 217 s and 5.25 GB before "does not fit". Tokenizing now stops once
+// the block is over the context, and the error names the block.
+TEST(Cli, HugeBlockFailsFastNamingTheBlock) {
+  test::TempDir dir;
+  std::ofstream(dir / "small.txt") << "The Alder archive code is 48213.\n";
+  {
+    std::ofstream big(dir / "big.txt");
+    const std::string line = "lorem ipsum dolor sit amet, consectetur adipiscing elit\n";
+    for (size_t n = 0; n < (50u << 20); n += line.size()) big << line;
+  }
+  const std::string gen =
+      "generate --model " + test::fixture("models/tiny-llama") + " --query 'q' -n 2 ";
+  CliRun ok = run_cli_limited(gen + "--block " + (dir / "small.txt"));
+  ASSERT_EQ(ok.code, 0) << "the limit is too low for a normal run: " << ok.out;
+  const auto t0 = std::chrono::steady_clock::now();
+  CliRun r =
+      run_cli_limited(gen + "--block " + (dir / "small.txt") + " --block " + (dir / "big.txt"));
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(line_count(r.out), 1u) << r.out;
+  EXPECT_TRUE(contains(r.out, "does not fit the model's context")) << r.out;
+  EXPECT_TRUE(contains(r.out, "block 2 (")) << r.out;
+  EXPECT_TRUE(contains(r.out, "tokenizing stopped after its first")) << r.out;
+  EXPECT_LT(s, 20.0) << r.out;
+}
+
+// Item 3: sizes in model files are checked against each other before anything is allocated for
+// them. Each corrupt directory fails with one line naming the file, within the memory limit.
+TEST(Cli, CorruptModelSizesFailBeforeAllocating) {
+  test::TempDir dir;
+  const std::string gen =
+      " --query 'q' -n 2 --no-cache --block " + test::fixture("models/tiny-llama/config.json");
+  ASSERT_EQ(run_cli_limited("generate --model " + test::fixture("models/tiny-llama") + gen).code,
+            0);
+  struct Case {
+    std::string what, expect;
+  };
+  std::vector<Case> cases;
+  {
+    const std::string m = copy_model(dir, "tiny-llama");
+    const std::string path = m + "/config.json";
+    nlohmann::json j = nlohmann::json::parse(read_file(path));
+    j["num_hidden_layers"] = 10000000;
+    write_file_atomic(path, j.dump());
+    cases.push_back(
+        {m, "num_hidden_layers 10000000 but the checkpoint holds tensors for 2 layers"});
+  }
+  {
+    const std::string m = copy_model(dir, "tiny-qwen2");
+    const std::string path = m + "/tokenizer.json";
+    nlohmann::json j = nlohmann::json::parse(read_file(path));
+    j["model"]["vocab"]["zzzz"] = 1500000000;
+    write_file_atomic(path, j.dump());
+    cases.push_back({m, "has id 1500000000"});
+  }
+  {
+    const std::string m = copy_model(dir, "tiny-qwen3");
+    std::filesystem::remove(m + "/tokenizer.json");
+    std::string frame = {'\x28', '\xb5', '\x2f', '\xfd', '\xe0'};
+    const uint64_t huge = 1ull << 40;
+    frame.append(reinterpret_cast<const char*>(&huge), 8);
+    frame.append({'\x01', '\x00', '\x00'});
+    write_file_atomic(m + "/tokenizer.json.zst", frame);
+    cases.push_back({m, "tokenizer.json.zst: zstd frame declares 1099511627776 bytes"});
+  }
+  for (const Case& c : cases) {
+    CliRun r = run_cli_limited("generate --model " + c.what + gen);
+    EXPECT_EQ(r.code, 1) << c.what << ": " << r.out;
+    EXPECT_EQ(line_count(r.out), 1u) << c.what << ": " << r.out;
+    EXPECT_TRUE(contains(r.out, c.expect)) << c.what << ": " << r.out;
+    EXPECT_TRUE(contains(r.out, c.what)) << "the message names the model's file: " << r.out;
+    EXPECT_FALSE(contains(r.out, "bad_alloc")) << r.out;
+  }
+}
+
+// Item 8: invalid UTF-8 in the query is reported at its offset in the user's text, and a bad
+// block_sink_tokens in config.json as that file's error, not as --sinks.
+TEST(Cli, MessagesNameTheUsersInput) {
+  test::TempDir dir;
+  const std::string gen = "generate --model " + test::fixture("models/tiny-llama") +
+                          " -n 2 --block " + test::fixture("models/tiny-llama/config.json");
+  CliRun r = run_cli(gen + " --query \"$(printf '\\377 what?')\"");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(contains(r.out, "query: invalid UTF-8 at byte 0")) << r.out;
+  r = run_cli(gen + " --query \"$(printf 'ok \\377')\"");
+  EXPECT_TRUE(contains(r.out, "query: invalid UTF-8 at byte 3")) << r.out;
+
+  const std::string m = copy_model(dir, "tiny-llama");
+  nlohmann::json j = nlohmann::json::parse(read_file(m + "/config.json"));
+  j["blockattn"] = {{"block_sink_tokens", 100}};
+  write_file_atomic(m + "/config.json", j.dump());
+  r = run_cli("generate --model " + m + " -n 2 --query q --block " + (m + "/config.json"));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(contains(r.out, m + "/config.json")) << r.out;
+  EXPECT_TRUE(contains(r.out, "block_sink_tokens")) << r.out;
+  EXPECT_FALSE(contains(r.out, "--sinks")) << r.out;
+}
+
+// Crash safety: `blockattn generate` killed with SIGKILL at random moments (>= 20 times) while it
+// writes a shared disk cache; afterwards every entry file is a valid entry under its own name
+// (or absent) and a run from that cache answers exactly as a cache-free run.
+TEST(Cli, KillNineDuringCacheWritesLosesOnlyWhatWasInFlight) {
+  test::TempDir dir;
+  const std::string cache = dir / "cache";
+  // Round r uses 12 blocks of its own (so every round writes new entries, and the 1 MiB budget
+  // makes later rounds evict); the final check uses round 0's.
+  auto args_for = [&](int round) {
+    std::string args =
+        "generate --model " + test::fixture("models/tiny-llama") + " --query 'Which room?' -n 4";
+    for (int i = 0; i < 12; ++i) {
+      const std::string b = dir / ("r" + std::to_string(round) + "b" + std::to_string(i) + ".txt");
+      std::ofstream(b) << "Block " << i << " of round " << round << ": the archive in room "
+                       << 100 + i * 7 << " holds " << i * 13 + round << " maps of the river.\n";
+      args += " --block " + b;
+    }
+    return args;
+  };
+  auto spawn = [&](const std::string& args) {
+    std::fflush(nullptr);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      const std::string cmd = "exec " + std::string(BLOCKATTN_CLI_PATH) + " " + args +
+                              " --cache-dir " + cache + " --cache-mb 1 >/dev/null 2>&1";
+      ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    return pid;
+  };
+  // How long one uncached run takes here, to kill within it.
+  const auto t0 = std::chrono::steady_clock::now();
+  pid_t probe = spawn(args_for(100));
+  ASSERT_GT(probe, 0);
+  int st = 0;
+  ASSERT_EQ(::waitpid(probe, &st, 0), probe);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "status " << st;
+  const int run_us = static_cast<int>(
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+  std::mt19937 rng(7);
+  int kills = 0;
+  for (int round = 0; round < 24; ++round) {
+    pid_t pid = spawn(args_for(round));
+    ASSERT_GT(pid, 0);
+    ::usleep(std::uniform_int_distribution<int>(run_us / 10, run_us * 9 / 10)(rng));
+    ::kill(pid, SIGKILL);
+    ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) ++kills;
+  }
+  const std::string args = args_for(0);
+  EXPECT_GE(kills, 20) << "runs ended before the kill; raise the delays";
+  int entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(cache)) {
+    const std::string name = e.path().filename().string();
+    if (e.path().extension() != ".bakv") continue;
+    const std::string bytes = read_file(e.path().string());
+    ASSERT_GE(bytes.size(), kKVEntryHeaderSize) << name;
+    Hash128 h{};
+    std::memcpy(&h.lo, bytes.data() + 16, 8);
+    std::memcpy(&h.hi, bytes.data() + 24, 8);
+    const BlockKey key{h};
+    EXPECT_EQ(name, key.hex() + ".bakv");
+    EXPECT_NO_THROW(decode_entry(bytes, key)) << name;
+    ++entries;
+  }
+  CliRun cached = run_cli(args + " --cache-dir " + cache + " --cache-mb 1");
+  CliRun fresh = run_cli(args + " --no-cache");
+  ASSERT_EQ(cached.code, 0) << cached.out;
+  ASSERT_EQ(fresh.code, 0) << fresh.out;
+  // The answer (stdout) comes before the timings; nothing else (no cache warning) may precede.
+  EXPECT_EQ(cached.out.substr(0, cached.out.find("--\nmode")),
+            fresh.out.substr(0, fresh.out.find("--\nmode")));
+  std::printf("[          ] %d kills, %d valid entries left\n", kills, entries);
 }
 
 }  // namespace

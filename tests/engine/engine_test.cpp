@@ -3,10 +3,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstring>
 #include <fstream>
 
 #include "blockattn/engine.h"
 #include "blockattn/error.h"
+#include "cache/kv_blob.h"
 #include "core/io.h"
 #include "engine_test_util.h"
 
@@ -101,6 +104,48 @@ TEST(Engine, CorruptDiskEntryIsDroppedAndRecomputed) {
   EXPECT_EQ(engine->cache_stats().corrupt_dropped, 1u);
 }
 
+// Issue 13 item 4: an entry under the right key, with valid checksums but another n_kv_head,
+// n_layer, n_tok or dtype, used to be copied (broadcast) into the prompt and change the answer.
+// Each is now dropped, recomputed, counted, and overwritten by the right entry.
+TEST(Engine, EntryOfTheWrongShapeIsDroppedAndRecomputed) {
+  test::TempDir dir;
+  GenerateRequest no_cache = request({kBlocks[0]});
+  no_cache.use_cache = false;
+  const std::vector<int32_t> expected =
+      Engine::create(config_for("llama"))->generate(no_cache).tokens;
+  std::string path;
+  KVBlob good;
+  BlockKey key;
+  {
+    auto engine = Engine::create(config_for("llama", dir.path()));
+    ASSERT_EQ(engine->generate(request({kBlocks[0]})).tokens, expected);
+    path = dir / (engine->block_key(kBlocks[0]) + ".bakv");
+    const std::string bytes = read_file(path);
+    std::memcpy(&key.h.lo, bytes.data() + 16, 8);
+    std::memcpy(&key.h.hi, bytes.data() + 24, 8);
+    good = decode_entry(bytes, key);
+  }
+  for (int variant = 0; variant < 5; ++variant) {
+    KVBlob bad = good;
+    KVShape& sh = bad.shape;
+    if (variant == 0) sh.n_kv_head += 1;
+    if (variant == 1) sh.n_layer += 1;
+    if (variant == 2) sh.n_tok -= 1;
+    if (variant == 3) sh.n_tok += 3;
+    if (variant == 4) sh.dtype = sh.dtype == DType::kF32 ? DType::kBF16 : DType::kF32;
+    bad.payload.assign(2 * sh.tensor_bytes(), '\x01');
+    write_file_atomic(path, encode_entry(key, bad));
+    auto engine = Engine::create(config_for("llama", dir.path()));
+    GenerateResult r = engine->generate(request({kBlocks[0]}));
+    EXPECT_EQ(r.tokens, expected) << "variant " << variant;
+    EXPECT_EQ(r.timings.blocks_computed, 1) << "variant " << variant;
+    EXPECT_EQ(engine->cache_stats().corrupt_dropped, 1u) << "variant " << variant;
+    engine->flush_cache();  // the recomputed entry is written behind the request
+    EXPECT_EQ(decode_entry(read_file(path), key), good)
+        << "variant " << variant << ": not repaired";
+  }
+}
+
 TEST(Engine, TwoProcessesShareOneCacheDirectory) {
   test::TempDir dir;
   std::vector<pid_t> kids;
@@ -188,6 +233,24 @@ TEST(EngineErrors, BadRequests) {
     EXPECT_NE(std::string(e.what()).find("context"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(engine->generate(request(kBlocks, 2)).tokens.empty());  // still usable
+}
+
+// Issue 13 item 2, the block API (Engine::encode_block, POST /v1/blocks): a 50 MB block is
+// refused after tokenizing a small prefix, not the whole text.
+TEST(EngineErrors, HugeBlockIsRefusedAfterASmallPrefix) {
+  auto engine = Engine::create(config_for("llama"));
+  std::string huge;
+  while (huge.size() < (50u << 20)) huge += "lorem ipsum dolor sit amet, consectetur adipiscing\n";
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    engine->encode_block(huge);
+    FAIL() << "a 50 MB block was accepted";
+  } catch (const ContextLengthError& e) {
+    EXPECT_NE(std::string(e.what()).find("tokenizing stopped after its first"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
+  EXPECT_FALSE(engine->encode_block(kBlocks[0]).key.empty());  // still usable
 }
 
 TEST(EngineErrors, BadModelDirectories) {

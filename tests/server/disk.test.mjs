@@ -10,7 +10,8 @@ import { QUESTION, Server, assertBlockattn, metricSum, scrape, uniqueDoc } from 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'blockattn-disk-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const listFiles = (d) => readdirSync(d, { recursive: true, withFileTypes: false });
+// Entry files only: the directory also holds the shared size file .usage (docs/cache-format.md).
+const listFiles = (d) => readdirSync(d, { recursive: true, withFileTypes: false }).filter((f) => String(f).endsWith('.bakv'));
 
 test('--cache-dir: a restarted server reuses the blocks from disk', async () => {
   const texts = [uniqueDoc('Rowan'), uniqueDoc('Spruce'), uniqueDoc('Tamarack')];

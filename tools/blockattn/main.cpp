@@ -1,6 +1,7 @@
 // blockattn: block-attention inference for long-context and RAG prompts.
 #include <cstdio>
 #include <map>
+#include <new>
 
 #include "blockattn/error.h"
 #include "commands.h"
@@ -49,6 +50,13 @@ int main(int argc, char** argv) {
       if (app.got_subcommand(name)) return run();
   } catch (const blockattn::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    // Inputs are size-checked before allocating (docs/reliability.md); what is left is a real
+    // shortage, said as such rather than as "std::bad_alloc".
+    std::fprintf(stderr,
+                 "error: out of memory (the model, the prompt or a cache budget needs more memory "
+                 "than this process may use)\n");
     return 1;
   } catch (const std::exception& e) {
     // libtorch (c10::Error) and the standard library: still one line, still non-zero.
