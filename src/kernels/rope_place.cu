@@ -38,8 +38,8 @@ __device__ __half from_float<__half>(float x) {
   return __float2half_rn(x);
 }
 
-// grid: x = token tiles of kTokensPerBlock, y = block, z = layer * n_kv + head.
-// threads: kTokensPerBlock rows of `half` lanes (each lane one rotation pair).
+// grid: x = tiles of kThreads / half tokens, y = block, z = layer * n_kv + head.
+// threads: one row of `half` lanes per token of the tile (each lane one rotation pair).
 constexpr int kThreads = 256;
 
 template <class T>

@@ -1,5 +1,6 @@
-// The Redis-tier options shared by every command that builds an Engine with a block cache
-// (generate, serve): --redis, --redis-ttl, --redis-prefix, --redis-timeout-ms.
+// The block-cache options shared by every command that builds an Engine with a block cache
+// (generate, serve): --cache-dir, --cache-mb, --memory-cache-mb, --host-cache-mb, and the Redis
+// tier's --redis, --redis-ttl, --redis-prefix, --redis-timeout-ms.
 #pragma once
 
 #include <string>
@@ -45,6 +46,35 @@ inline void add_redis_options(CLI::App* cmd, KVStoreConfig& cache) {
                   "Longest wait for one read or write on a Redis connection, ms")
       ->check(integer_in(1, 600000))
       ->capture_default_str();
+}
+
+// Tier sizes as typed (validated and converted by apply_cache_sizes).
+struct CacheSizeOptions {
+  std::string memory_mb = "auto", host_mb = "auto";
+  double disk_mb = 20480;
+};
+
+inline void add_cache_options(CLI::App* cmd, KVStoreConfig& cache, CacheSizeOptions& sizes) {
+  cmd->add_option("--cache-dir", cache.disk_dir,
+                  "Directory for the on-disk block KV cache (shared by processes)");
+  cmd->add_option("--cache-mb", sizes.disk_mb, "Size limit of --cache-dir in MiB (LRU eviction)")
+      ->capture_default_str();
+  cmd->add_option("--memory-cache-mb", sizes.memory_mb,
+                  "Device-memory block KV budget in MiB (0 disables); auto: 40% of the free device "
+                  "memory on CUDA, 2048 on the CPU")
+      ->capture_default_str();
+  cmd->add_option("--host-cache-mb", sizes.host_mb,
+                  "Host-memory (pinned) block KV tier in MiB between device memory and "
+                  "--cache-dir, CUDA only (0 disables); auto: a quarter of RAM, at most 64 GiB")
+      ->capture_default_str();
+  add_redis_options(cmd, cache);
+}
+
+// One-line InputError naming the option for a size that is not a valid budget.
+inline void apply_cache_sizes(const CacheSizeOptions& sizes, KVStoreConfig& cache) {
+  cache.memory_budget_bytes = memory_budget_option(sizes.memory_mb, "--memory-cache-mb");
+  cache.host_budget_bytes = memory_budget_option(sizes.host_mb, "--host-cache-mb");
+  cache.disk_budget_bytes = mib_to_bytes(sizes.disk_mb, "--cache-mb", /*allow_zero=*/false);
 }
 
 }  // namespace blockattn::cli

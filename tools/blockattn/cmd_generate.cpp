@@ -19,8 +19,7 @@ struct GenerateOptions {
   std::vector<std::string> block_files;
   std::string query, query_file, mode = "block";
   GenerateRequest request;
-  std::string memory_mb = "auto", host_mb = "auto";
-  double disk_mb = 20480;
+  CacheSizeOptions cache_sizes;
   bool no_cache = false;
 };
 
@@ -68,9 +67,7 @@ void print_cache_report(const Engine& engine, const GenerateResult& r) {
 }
 
 int run(GenerateOptions& o) {
-  o.engine.cache.memory_budget_bytes = memory_budget_option(o.memory_mb, "--memory-cache-mb");
-  o.engine.cache.host_budget_bytes = memory_budget_option(o.host_mb, "--host-cache-mb");
-  o.engine.cache.disk_budget_bytes = mib_to_bytes(o.disk_mb, "--cache-mb", /*allow_zero=*/false);
+  apply_cache_sizes(o.cache_sizes, o.engine.cache);
   if (o.query.empty() == o.query_file.empty())
     throw InputError("give exactly one of --query and --query-file");
   GenerateRequest& req = o.request;
@@ -120,19 +117,7 @@ Runner add_generate(CLI::App& app) {
                   "block: blocks encoded independently and reused; full: ordinary causal attention")
       ->check(CLI::IsMember({"block", "full"}))
       ->capture_default_str();
-  cmd->add_option("--cache-dir", o->engine.cache.disk_dir,
-                  "Directory for the on-disk block KV cache (shared by processes)");
-  cmd->add_option("--cache-mb", o->disk_mb, "Size limit of --cache-dir in MiB (LRU eviction)")
-      ->capture_default_str();
-  cmd->add_option("--memory-cache-mb", o->memory_mb,
-                  "Device-memory block KV budget in MiB (0 disables); auto: 40% of the free device "
-                  "memory on CUDA, 2048 on the CPU")
-      ->capture_default_str();
-  cmd->add_option("--host-cache-mb", o->host_mb,
-                  "Host-memory (pinned) block KV tier in MiB between device memory and "
-                  "--cache-dir, CUDA only (0 disables); auto: a quarter of RAM, at most 64 GiB")
-      ->capture_default_str();
-  add_redis_options(cmd, o->engine.cache);
+  add_cache_options(cmd, o->engine.cache, o->cache_sizes);
   cmd->add_flag("--no-cache", o->no_cache, "Encode every block now; read and write no cache");
   cmd->add_option("--sinks", o->engine.sink_tokens,
                   "Block sink tokens per block (default: the model's setting)")

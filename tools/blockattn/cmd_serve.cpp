@@ -15,16 +15,13 @@ namespace {
 
 struct ServeOptions {
   serve::ServerConfig server;
-  std::string memory_mb = "auto", host_mb = "auto";
-  double disk_mb = 20480;
+  CacheSizeOptions cache_sizes;
   std::string segmenter = MethodArgs{}.segmenter;
 };
 
 int run(ServeOptions& o) {
   serve::ServerConfig& c = o.server;
-  c.engine.cache.memory_budget_bytes = memory_budget_option(o.memory_mb, "--memory-cache-mb");
-  c.engine.cache.host_budget_bytes = memory_budget_option(o.host_mb, "--host-cache-mb");
-  c.engine.cache.disk_budget_bytes = mib_to_bytes(o.disk_mb, "--cache-mb", /*allow_zero=*/false);
+  apply_cache_sizes(o.cache_sizes, c.engine.cache);
   if (c.api_key.empty()) {
     if (const char* key = std::getenv("BLOCKATTN_API_KEY")) c.api_key = key;
   }
@@ -100,19 +97,7 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--drain-timeout", c.drain_timeout_s,
                   "On SIGTERM: seconds running requests may still take")
       ->capture_default_str();
-  cmd->add_option("--cache-dir", c.engine.cache.disk_dir,
-                  "Directory for the on-disk block KV cache (shared by processes)");
-  cmd->add_option("--cache-mb", o->disk_mb, "Size limit of --cache-dir in MiB (LRU eviction)")
-      ->capture_default_str();
-  cmd->add_option("--memory-cache-mb", o->memory_mb,
-                  "Device-memory block KV budget in MiB (0 disables); auto: 40% of the free device "
-                  "memory on CUDA, 2048 on the CPU")
-      ->capture_default_str();
-  cmd->add_option("--host-cache-mb", o->host_mb,
-                  "Host-memory (pinned) block KV tier in MiB between device memory and "
-                  "--cache-dir, CUDA only (0 disables); auto: a quarter of RAM, at most 64 GiB")
-      ->capture_default_str();
-  add_redis_options(cmd, c.engine.cache);
+  add_cache_options(cmd, c.engine.cache, o->cache_sizes);
   cmd->add_option("--segmenter", o->segmenter,
                   "Learned segmenter for /v1/segment and \"segment\" (none: off)")
       ->capture_default_str();
