@@ -20,7 +20,7 @@ targets=${FUZZ_TARGETS:-safetensors safetensors_index model_config tokenizer_jso
 cmake --build "$BUILD" -j"${JOBS:-$(nproc)}" --target $(printf 'fuzz_%s ' $targets)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-failed=0
+failed=0 n_ok=0 n_failed=0
 for t in $targets; do
   corpus="$BUILD/corpus/$t" findings="$BUILD/findings/$t" log="$BUILD/fuzz_$t.log"
   mkdir -p "$corpus" "$findings"
@@ -33,9 +33,11 @@ for t in $targets; do
   if [ "$rc" -ne 0 ] || [ "$found" -ne 0 ]; then
     echo "fuzz_$t: FAILED (exit $rc, $found finding(s) in $findings, ${execs:-?} executions); log: $log"
     grep -E "ERROR|SUMMARY|runtime error|Test unit written" "$log" | head -5 || true
-    failed=1
+    failed=1 n_failed=$((n_failed + 1))
   else
     echo "fuzz_$t: ok, ${execs:-?} executions in ${SECONDS_PER_TARGET}s, 0 findings"
+    n_ok=$((n_ok + 1))
   fi
 done
+echo "fuzz: $n_ok passed, $n_failed failed"
 exit "$failed"
