@@ -65,8 +65,8 @@ struct KVStoreConfig {
   // machine's physical memory, at most 64 GiB, on CUDA; 0 (none) on the CPU, where the memory
   // tier already is host memory. 0 disables it.
   uint64_t host_budget_bytes = kAutoBudget;
-  std::string disk_dir;                        // empty: no disk tier
-  uint64_t disk_budget_bytes = 20ull << 30;    // disk tier size limit (LRU eviction beyond it)
+  std::string disk_dir;                      // empty: no disk tier
+  uint64_t disk_budget_bytes = 20ull << 30;  // disk tier size limit (LRU eviction beyond it)
   // Newly computed blocks reach the lower tiers through a writer thread (never on the path to
   // the first token); entries beyond this many queued bytes are not written (counted).
   uint64_t write_queue_bytes = 4ull << 30;

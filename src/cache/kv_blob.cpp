@@ -77,7 +77,9 @@ std::string encode_entry(const BlockKey& key, const KVBlob& blob) {
   return out;
 }
 
-uint64_t entry_size_from_prefix(std::string_view in) {
+// The checks of an entry's first kKVEntryHeaderSize bytes that make its layout readable: length,
+// magic, version, header size. Returns the header size.
+static uint32_t check_header_prefix(std::string_view in) {
   if (in.size() < kKVEntryHeaderSize)
     bad("truncated: " + std::to_string(in.size()) + " bytes, shorter than the header");
   if (std::memcmp(in.data(), kMagic, sizeof kMagic) != 0)
@@ -89,6 +91,11 @@ uint64_t entry_size_from_prefix(std::string_view in) {
   const uint32_t header_size = get_le<uint32_t>(in, kOffHeaderSize);
   if (header_size < kKVEntryHeaderSize || header_size > kMaxHeaderSize || header_size % 8 != 0)
     bad("bad header size " + std::to_string(header_size));
+  return header_size;
+}
+
+uint64_t entry_size_from_prefix(std::string_view in) {
+  const uint32_t header_size = check_header_prefix(in);
   uint64_t total = 0;
   if (__builtin_add_overflow(uint64_t{header_size}, get_le<uint64_t>(in, kOffPayloadBytes), &total))
     bad("payload size overflows 64 bits");
@@ -115,17 +122,7 @@ void validate_entry_shape(const KVShape& got, const KVShape& expected) {
 KVBlob decode_entry(std::string_view in, const BlockKey& expected) {
   // Checks run in the order that makes each later read safe: length before any field, version
   // before trusting the layout, header checksum before trusting any header value.
-  if (in.size() < kKVEntryHeaderSize)
-    bad("truncated: " + std::to_string(in.size()) + " bytes, shorter than the header");
-  if (std::memcmp(in.data(), kMagic, sizeof kMagic) != 0)
-    bad("bad magic (not a blockattn KV entry)");
-  const uint32_t version = get_le<uint32_t>(in, kOffVersion);
-  if (version != kKVEntryVersion)
-    bad("unknown format version " + std::to_string(version) + " (this build reads " +
-        std::to_string(kKVEntryVersion) + ")");
-  const uint32_t header_size = get_le<uint32_t>(in, kOffHeaderSize);
-  if (header_size < kKVEntryHeaderSize || header_size > kMaxHeaderSize || header_size % 8 != 0)
-    bad("bad header size " + std::to_string(header_size));
+  const uint32_t header_size = check_header_prefix(in);
   if (in.size() < header_size) bad("truncated inside the header");
   if (get_le<uint64_t>(in, header_size - 8) != hash64(in.data(), header_size - 8))
     bad("header checksum mismatch");
