@@ -11,12 +11,19 @@
 //   warm from host      every block in the pinned host tier (no device tier): copies back,
 //                       placement, final block; beside the machine's pinned copy bandwidth
 //   decode step         one token over the warm context: host time to enqueue, and wall time
+// With --sweep 8,16,32,64 it measures instead, for the first N blocks of each count: full
+// prefill, cold block prefill (every block encoded, no tier below memory), warm block prefill
+// and a decode step, and with --json FILE writes those figures and the token ids, which
+// bench/peer_bench.py feeds to transformers (the same checkpoint, the same tokens).
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <random>
+#include <sstream>
 
 #include "attention/block_prefill.h"
 #include "attention/place_blocks.h"
@@ -49,10 +56,17 @@ int main(int argc, char** argv) {
   app.add_option("--query", query_tokens, "Tokens of the final block")->capture_default_str();
   app.add_option("--repeats", repeats)->capture_default_str();
   app.add_option("--decode-steps", decode_steps)->capture_default_str();
+  std::string sweep, json_path;
+  app.add_option("--sweep", sweep, "Comma-separated block counts: the peer-comparison sweep");
+  app.add_option("--json", json_path, "With --sweep: write figures and token ids here");
+  bool fuse = true;
+  app.add_option("--fuse", fuse, "Fused QKV and gate/up matrices, as the engine uses")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   using namespace blockattn;
   try {
     auto model = Model::load(model_dir, ModelLoadOptions{device, dtype});
+    if (fuse) model->fuse_projections();
     const torch::Device dev = model->device();
     const int32_t vocab = static_cast<int32_t>(model->config().vocab_size);
     std::mt19937 rng(7);
@@ -79,6 +93,86 @@ int main(int argc, char** argv) {
       }
       return median(ms);
     };
+    if (!sweep.empty()) {
+      std::vector<int> counts;
+      std::stringstream list(sweep);
+      for (std::string item; std::getline(list, item, ',');) counts.push_back(std::stoi(item));
+      nlohmann::json out;
+      out["block_tokens"] = block_tokens;
+      out["query_ids"] = layout.final_tokens;
+      out["block_ids"] = blocks;
+      out["points"] = nlohmann::json::array();
+      std::printf("%7s %8s %10s %10s %10s %10s %12s\n", "blocks", "tokens", "full ms", "1st full",
+                  "cold ms", "warm ms", "decode tok/s");
+      for (int n : counts) {
+        if (n < 1 || n > n_blocks)
+          throw std::runtime_error("--sweep counts must be in 1..--blocks");
+        PromptLayout part = make_prompt_layout(
+            std::vector<std::vector<int32_t>>(blocks.begin(), blocks.begin() + n),
+            layout.final_tokens, sinks);
+        const int64_t total = part.total_tokens();
+        // The first full prefill at a new length: what a server pays per new prompt length
+        // where attention backends build per-shape plans (cuDNN, from cudnn_min_tokens on).
+        const double full_first = time(
+            [&] {
+              KVCache c = model->new_cache(total);
+              prefill_full(*model, part, c);
+            },
+            1);
+        const double full = time(
+            [&] {
+              KVCache c = model->new_cache(total);
+              prefill_full(*model, part, c);
+            },
+            repeats);
+        const double cold = time(
+            [&] {
+              BlockStore fresh(64ull << 30, {}, dev);
+              KVCache c = model->new_cache(total);
+              prefill_blocks(*model, part, sinks, &fresh, c, nullptr);
+            },
+            std::max(1, repeats / 2));
+        BlockStore store(64ull << 30, {}, dev);
+        {
+          KVCache c = model->new_cache(total);
+          prefill_blocks(*model, part, sinks, &store, c, nullptr);
+        }
+        const double warm = time(
+            [&] {
+              KVCache c = model->new_cache(total + decode_steps);
+              prefill_blocks(*model, part, sinks, &store, c, nullptr);
+            },
+            repeats);
+        KVCache c = model->new_cache(total + decode_steps + 1);
+        torch::Tensor logits = prefill_blocks(*model, part, sinks, &store, c, nullptr);
+        std::vector<double> step_ms;
+        for (int s = 0; s < decode_steps; ++s) {
+          sync();
+          const auto t = Clock::now();
+          logits = model->forward(logits.argmax(-1).to(torch::kInt64), c, LogitsFor::kLast);
+          sync();
+          step_ms.push_back(ms_since(t));
+        }
+        const double decode_tps = 1000.0 / median(step_ms);
+        std::printf("%7d %8lld %10.2f %10.2f %10.2f %10.2f %12.1f\n", n,
+                    static_cast<long long>(total), full, full_first, cold, warm, decode_tps);
+        std::fflush(stdout);
+        out["points"].push_back({{"blocks", n},
+                                 {"tokens", total},
+                                 {"full_ms", full},
+                                 {"full_first_ms", full_first},
+                                 {"cold_ms", cold},
+                                 {"warm_ms", warm},
+                                 {"decode_tokens_per_s", decode_tps}});
+      }
+      if (!json_path.empty()) {
+        std::ofstream f(json_path);
+        f << out.dump() << "\n";
+        if (!f) throw std::runtime_error("cannot write " + json_path);
+      }
+      return 0;
+    }
+
     // Warm up kernels and the allocator.
     encode_blocks(*model, {block_ptrs[0], block_ptrs[1]});
     {

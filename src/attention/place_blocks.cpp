@@ -45,25 +45,18 @@ bool place_blocks_fused(const Model& model, const std::vector<BlockPlacement>& b
   if (!device.is_cuda() || !type || head_dim % 2 != 0 || head_dim / 2 > 256) return false;
   int64_t total = 0, max_tok = 0;
   for (const BlockPlacement& b : blocks) {
-    if (!b.kv->k.is_cuda() || !b.kv->k.is_contiguous() || b.kv->k.scalar_type() != model.dtype())
-      return false;
+    for (const torch::Tensor* t : {&b.kv->k, &b.kv->v})
+      if (!t->is_cuda() || !t->is_contiguous() || t->scalar_type() != model.dtype()) return false;
     if (b.offset != cache.size() + total)
       throw Error("internal: a block's offset is not its position");
     total += b.kv->k.size(2);
     max_tok = std::max(max_tok, b.kv->k.size(2));
   }
   const int64_t begin = cache.size();
-  auto [k_dst, v_dst] = cache.reserve(total);  // [n_layer, n_kv, total, hd] views each
-  // Values are copied as they are; keys go through the kernel.
-  std::vector<int64_t> offsets;
-  int64_t at = 0;
-  for (const BlockPlacement& b : blocks) {
-    const int64_t n = b.kv->v.size(2);
-    v_dst.narrow(2, at, n).copy_(b.kv->v);
-    offsets.push_back(b.offset);
-    at += n;
-  }
+  cache.reserve(total);
   // Per block: cos and sin of its offset (double, rounded to fp32, as shift_blocks uses).
+  std::vector<int64_t> offsets;
+  for (const BlockPlacement& b : blocks) offsets.push_back(b.offset);
   const int64_t half = head_dim / 2;
   auto [cos, sin] = model.rope().cos_sin(offsets, torch::TensorOptions().dtype(torch::kFloat32));
   const auto pinned = torch::TensorOptions().pinned_memory(true);
@@ -71,13 +64,15 @@ bool place_blocks_fused(const Model& model, const std::vector<BlockPlacement>& b
                                       pinned.dtype(torch::kFloat32));  // [n, 2, half]
   angles.select(1, 0).copy_(cos.narrow(1, 0, half));
   angles.select(1, 1).copy_(sin.narrow(1, 0, half));
-  torch::Tensor meta = torch::empty({static_cast<int64_t>(blocks.size()), 4},
-                                    pinned.dtype(torch::kInt64));  // [n, 4]: PlacedBlock
-  static_assert(sizeof(kernels::PlacedBlock) == 4 * sizeof(int64_t));
+  constexpr int64_t kFields = sizeof(kernels::PlacedBlock) / sizeof(int64_t);
+  static_assert(sizeof(kernels::PlacedBlock) == kFields * sizeof(int64_t));
+  torch::Tensor meta = torch::empty({static_cast<int64_t>(blocks.size()), kFields},
+                                    pinned.dtype(torch::kInt64));  // [n, kFields]: PlacedBlock
   auto* placed = reinterpret_cast<kernels::PlacedBlock*>(meta.data_ptr<int64_t>());
-  at = begin;
+  int64_t at = begin;
   for (size_t i = 0; i < blocks.size(); ++i) {
-    placed[i].src = reinterpret_cast<int64_t>(blocks[i].kv->k.data_ptr());
+    placed[i].k_src = reinterpret_cast<int64_t>(blocks[i].kv->k.data_ptr());
+    placed[i].v_src = reinterpret_cast<int64_t>(blocks[i].kv->v.data_ptr());
     placed[i].n_tok = blocks[i].kv->k.size(2);
     placed[i].dst_start = at;
     placed[i].angle_row = static_cast<int64_t>(i);
@@ -85,11 +80,13 @@ bool place_blocks_fused(const Model& model, const std::vector<BlockPlacement>& b
   }
   torch::Tensor angles_dev = angles.to(device, /*non_blocking=*/true);
   torch::Tensor meta_dev = meta.to(device, /*non_blocking=*/true);
-  torch::Tensor k_all = cache.key_range(0, cache.size());  // [n_layer, n_kv, size, hd]
+  torch::Tensor k_all = cache.key_range(0, cache.size());    // [n_layer, n_kv, size, hd]
+  torch::Tensor v_all = cache.value_range(0, cache.size());  // [n_layer, n_kv, size, hd]
   kernels::RopePlaceArgs args;
   args.blocks = reinterpret_cast<const kernels::PlacedBlock*>(meta_dev.data_ptr<int64_t>());
   args.angles = angles_dev.data_ptr<float>();
-  args.dst = k_all.data_ptr();
+  args.k_dst = k_all.data_ptr();
+  args.v_dst = v_all.data_ptr();
   args.n_blocks = static_cast<int64_t>(blocks.size());
   args.max_tok = max_tok;
   args.n_layer = k_all.size(0);
@@ -97,10 +94,10 @@ bool place_blocks_fused(const Model& model, const std::vector<BlockPlacement>& b
   args.capacity = k_all.stride(1) / head_dim;
   args.head_dim = head_dim;
   args.type = *type;
-  const char* err =
-      kernels::rope_place_keys(args, c10::cuda::getCurrentCUDAStream(device.index()).stream());
-  if (err) throw Error(std::string("CUDA kernel rope_place_keys failed: ") + err);
-  (void)k_dst;
+  if (v_all.stride(1) != k_all.stride(1)) throw Error("internal: keys and values differ in layout");
+  const char* err = kernels::place_blocks_kv(
+      args, placed, c10::cuda::getCurrentCUDAStream(device.index()).stream());
+  if (err) throw Error(std::string("CUDA kernel place_blocks_kv failed: ") + err);
   return true;
 }
 

@@ -325,6 +325,7 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   impl->model = Model::load(config.model_dir, ModelLoadOptions{config.device, config.dtype});
+  impl->model->fuse_projections();  // the engine never trains or replaces weights
   impl->tokenizer = Tokenizer::load(config.model_dir);
   const ModelConfig& mc = impl->model->config();
   if (impl->tokenizer->vocab_size() > mc.vocab_size)

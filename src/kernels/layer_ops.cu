@@ -1,62 +1,30 @@
 #include <algorithm>
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "kernels/element.cuh"
 #include "kernels/layer_ops.h"
 
 namespace blockattn::kernels {
 
 namespace {
 
-template <class T>
-__device__ float to_f(T x);
-template <>
-__device__ float to_f<float>(float x) {
-  return x;
-}
-template <>
-__device__ float to_f<__nv_bfloat16>(__nv_bfloat16 x) {
-  return __bfloat162float(x);
-}
-template <>
-__device__ float to_f<__half>(__half x) {
-  return __half2float(x);
-}
-template <class T>
-__device__ T from_f(float x);
-template <>
-__device__ float from_f<float>(float x) {
-  return x;
-}
-template <>
-__device__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) {
-  return __float2bfloat16_rn(x);
-}
-template <>
-__device__ __half from_f<__half>(float x) {
-  return __float2half_rn(x);
-}
-// a * b and a + b in T: computed in fp32, rounded to T (what libtorch's elementwise kernels do).
-template <class T>
-__device__ float mul_t(float a, float b) {
-  return to_f<T>(from_f<T>(__fmul_rn(a, b)));
-}
-template <class T>
-__device__ float add_t(float a, float b) {
-  return to_f<T>(from_f<T>(__fadd_rn(a, b)));
-}
-
 constexpr int kNormThreads = 256;
 
+// One row per CTA. With `delta`, the row is first replaced by x + delta (rounded to T, as
+// libtorch's add) and that sum is written to `sum_out`; then RMSNorm of the row into `out`.
 template <class T>
-__global__ void rms_norm_kernel(const T* x, const T* w, T* out, int64_t hidden, float eps) {
+__global__ void rms_norm_kernel(const T* x, const T* delta, const T* w, T* sum_out, T* out,
+                                int64_t hidden, float eps) {
   const T* row = x + blockIdx.x * hidden;
   T* dst = out + blockIdx.x * hidden;
   float sum = 0.f;
   for (int64_t i = threadIdx.x; i < hidden; i += kNormThreads) {
-    const float v = to_f(row[i]);
+    float v = to_f(row[i]);
+    if (delta) {
+      v = add_t<T>(v, to_f(delta[blockIdx.x * hidden + i]));
+      sum_out[blockIdx.x * hidden + i] = from_f<T>(v);
+    }
     sum = __fadd_rn(sum, __fmul_rn(v, v));
   }
   __shared__ float partial[kNormThreads / 32];
@@ -70,15 +38,32 @@ __global__ void rms_norm_kernel(const T* x, const T* w, T* out, int64_t hidden, 
     scale = rsqrtf(__fadd_rn(__fdiv_rn(total, static_cast<float>(hidden)), eps));
   }
   __syncthreads();
+  // Each thread reads back only the sums it wrote itself (same indices), so no barrier is needed.
+  const T* src = delta ? sum_out + blockIdx.x * hidden : row;
   for (int64_t i = threadIdx.x; i < hidden; i += kNormThreads) {
-    const float normed = to_f(from_f<T>(__fmul_rn(to_f(row[i]), scale)));
+    const float normed = to_f(from_f<T>(__fmul_rn(to_f(src[i]), scale)));
     dst[i] = from_f<T>(__fmul_rn(to_f(w[i]), normed));
+  }
+}
+
+// silu(gate) * up over rows of [gate | up] (the fused gate/up projection's output, row stride
+// 2 * inter): silu rounded to T, then the product rounded to T, as libtorch computes
+// torch::silu(gate) * up.
+template <class T>
+__global__ void silu_mul_kernel(const T* gate_up, T* out, int64_t rows, int64_t inter) {
+  const int64_t n = rows * inter;
+  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < n;
+       idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t r = idx / inter, j = idx % inter;
+    const float g = to_f(gate_up[r * 2 * inter + j]);
+    const float silu = to_f(from_f<T>(__fdiv_rn(g, __fadd_rn(1.f, expf(-g)))));
+    out[idx] = from_f<T>(__fmul_rn(silu, to_f(gate_up[r * 2 * inter + inter + j])));
   }
 }
 
 template <class T>
 __global__ void rope_kernel(const T* x, const T* cos, const T* sin, T* out, int64_t B, int64_t T_,
-                            int64_t H, int64_t hd, int64_t cos_bstride) {
+                            int64_t H, int64_t hd, int64_t x_token_stride, int64_t cos_bstride) {
   const int64_t half = hd / 2;
   const int64_t n = B * T_ * H * half;
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < n;
@@ -87,7 +72,7 @@ __global__ void rope_kernel(const T* x, const T* cos, const T* sin, T* out, int6
     const int64_t h = (idx / half) % H;
     const int64_t t = (idx / (half * H)) % T_;
     const int64_t b = idx / (half * H * T_);
-    const T* src = x + ((b * T_ + t) * H + h) * hd;
+    const T* src = x + (b * T_ + t) * x_token_stride + h * hd;
     T* dst = out + ((b * H + h) * T_ + t) * hd;
     const T* c = cos + b * cos_bstride + t * hd;
     const T* s = sin + b * cos_bstride + t * hd;
@@ -104,63 +89,68 @@ const char* last_error() {
   return err == cudaSuccess ? nullptr : cudaGetErrorString(err);
 }
 
-}  // namespace
-
-const char* rms_norm(const void* x, const void* weight, void* out, int64_t rows, int64_t hidden,
-                     float eps, ElementType type, void* stream) {
-  if (rows <= 0) return nullptr;
-  if (rows > 2147483647) return "rms_norm: too many rows";
-  auto s = static_cast<cudaStream_t>(stream);
-  const dim3 grid(static_cast<unsigned>(rows));
+// Calls fn(T{}) with T the element type of `type`.
+template <class Fn>
+void with_type(ElementType type, Fn&& fn) {
   switch (type) {
     case ElementType::kFloat32:
-      rms_norm_kernel<float><<<grid, kNormThreads, 0, s>>>(static_cast<const float*>(x),
-                                                           static_cast<const float*>(weight),
-                                                           static_cast<float*>(out), hidden, eps);
+      fn(float{});
       break;
     case ElementType::kBFloat16:
-      rms_norm_kernel<__nv_bfloat16><<<grid, kNormThreads, 0, s>>>(
-          static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(weight),
-          static_cast<__nv_bfloat16*>(out), hidden, eps);
+      fn(__nv_bfloat16{});
       break;
     case ElementType::kFloat16:
-      rms_norm_kernel<__half><<<grid, kNormThreads, 0, s>>>(static_cast<const __half*>(x),
-                                                            static_cast<const __half*>(weight),
-                                                            static_cast<__half*>(out), hidden, eps);
+      fn(__half{});
       break;
   }
+}
+
+unsigned grid_for(int64_t n, int threads) {
+  return static_cast<unsigned>(std::min<int64_t>((n + threads - 1) / threads, 65535));
+}
+
+}  // namespace
+
+const char* rms_norm(const void* x, const void* delta, const void* weight, void* sum_out, void* out,
+                     int64_t rows, int64_t hidden, float eps, ElementType type, void* stream) {
+  if (rows <= 0) return nullptr;
+  if (rows > 2147483647) return "rms_norm: too many rows";
+  if ((delta == nullptr) != (sum_out == nullptr)) return "rms_norm: delta needs sum_out";
+  with_type(type, [&](auto zero) {
+    using T = decltype(zero);
+    rms_norm_kernel<T>
+        <<<static_cast<unsigned>(rows), kNormThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+            static_cast<const T*>(x), static_cast<const T*>(delta), static_cast<const T*>(weight),
+            static_cast<T*>(sum_out), static_cast<T*>(out), hidden, eps);
+  });
+  return last_error();
+}
+
+const char* silu_mul(const void* gate_up, void* out, int64_t rows, int64_t inter, ElementType type,
+                     void* stream) {
+  const int64_t n = rows * inter;
+  if (n <= 0) return nullptr;
+  constexpr int kThreads = 256;
+  with_type(type, [&](auto zero) {
+    using T = decltype(zero);
+    silu_mul_kernel<T><<<grid_for(n, kThreads), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        static_cast<const T*>(gate_up), static_cast<T*>(out), rows, inter);
+  });
   return last_error();
 }
 
 const char* rope(const void* x, const void* cos, const void* sin, void* out, int64_t B, int64_t T,
-                 int64_t H, int64_t head_dim, int64_t cos_batch_stride, ElementType type,
-                 void* stream) {
+                 int64_t H, int64_t head_dim, int64_t x_token_stride, int64_t cos_batch_stride,
+                 ElementType type, void* stream) {
   const int64_t n = B * T * H * (head_dim / 2);
   if (n <= 0) return nullptr;
-  auto s = static_cast<cudaStream_t>(stream);
-  const int threads = 256;
-  const unsigned blocks =
-      static_cast<unsigned>(std::min<int64_t>((n + threads - 1) / threads, 65535));
-  switch (type) {
-    case ElementType::kFloat32:
-      rope_kernel<float>
-          <<<blocks, threads, 0, s>>>(static_cast<const float*>(x), static_cast<const float*>(cos),
-                                      static_cast<const float*>(sin), static_cast<float*>(out), B,
-                                      T, H, head_dim, cos_batch_stride);
-      break;
-    case ElementType::kBFloat16:
-      rope_kernel<__nv_bfloat16><<<blocks, threads, 0, s>>>(
-          static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(cos),
-          static_cast<const __nv_bfloat16*>(sin), static_cast<__nv_bfloat16*>(out), B, T, H,
-          head_dim, cos_batch_stride);
-      break;
-    case ElementType::kFloat16:
-      rope_kernel<__half><<<blocks, threads, 0, s>>>(
-          static_cast<const __half*>(x), static_cast<const __half*>(cos),
-          static_cast<const __half*>(sin), static_cast<__half*>(out), B, T, H, head_dim,
-          cos_batch_stride);
-      break;
-  }
+  constexpr int kThreads = 256;
+  with_type(type, [&](auto zero) {
+    using E = decltype(zero);
+    rope_kernel<E><<<grid_for(n, kThreads), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        static_cast<const E*>(x), static_cast<const E*>(cos), static_cast<const E*>(sin),
+        static_cast<E*>(out), B, T, H, head_dim, x_token_stride, cos_batch_stride);
+  });
   return last_error();
 }
 

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,22 @@ namespace blockattn::compat {
 // Returns [B, n_head, Tq, D] in q's dtype. libtorch 2.x dispatches to flash / memory-efficient
 // kernels on CUDA (flash when causal and mask is absent); 1.13 has no fused SDPA, so the math
 // path below runs, with softmax in fp32.
+// Causal self-attention over at least this many tokens (a long full prefill) may use cuDNN's
+// attention on CUDA, which on Hopper is markedly faster than flash attention 2 at long lengths
+// but builds an execution plan for every new shape (configure_attention_backends). So such
+// calls are padded to a multiple of kCudnnBucketTokens (the padding sits after the real tokens,
+// where causal attention keeps it out of every real row): a plan is built once per bucket and
+// process, not once per prompt length. On the H200 (8B shape) cuDNN was slower than flash at 4K
+// tokens and faster from 8K on. BLOCKATTN_SDPA_CUDNN_MIN_TOKENS overrides (0: never).
+inline constexpr int64_t kCudnnBucketTokens = 512;
+inline int64_t cudnn_min_tokens() {
+  static const int64_t n = [] {
+    const char* env = std::getenv("BLOCKATTN_SDPA_CUDNN_MIN_TOKENS");
+    return env ? std::atoll(env) : int64_t{6144};
+  }();
+  return n;
+}
+
 inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, const std::optional<torch::Tensor>& mask,
                                bool causal) {
@@ -42,8 +59,35 @@ inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k,
 #if BLOCKATTN_TORCH_2
   c10::optional<torch::Tensor> m;
   if (mask) m = *mask;
-  return at::scaled_dot_product_attention(q, k, v, m, /*dropout_p=*/0.0, causal,
-                                          /*scale=*/c10::nullopt, /*enable_gqa=*/n_rep > 1);
+  auto sdpa = [&] {
+    return at::scaled_dot_product_attention(q, k, v, m, /*dropout_p=*/0.0, causal,
+                                            /*scale=*/c10::nullopt, /*enable_gqa=*/n_rep > 1);
+  };
+  const int64_t min_tokens = cudnn_min_tokens();
+  if (causal && !mask && q.is_cuda() && min_tokens > 0 && q.size(2) >= min_tokens &&
+      !at::globalContext().userEnabledCuDNNSDP()) {
+    // SDPA's backend flags are process-wide: allow cuDNN for this call only. A concurrent
+    // call elsewhere may see it allowed meanwhile, which changes its speed, not its result.
+    static std::mutex mu;
+    std::lock_guard<std::mutex> lock(mu);
+    const int64_t T = q.size(2);
+    const int64_t padded = (T + kCudnnBucketTokens - 1) / kCudnnBucketTokens * kCudnnBucketTokens;
+    auto pad = [&](const torch::Tensor& x) {  // [B, heads, T, D] -> [B, heads, padded, D]
+      return padded == T ? x : at::constant_pad_nd(x, {0, 0, 0, padded - T});
+    };
+    at::globalContext().setSDPUseCuDNN(true);
+    try {
+      torch::Tensor out = at::scaled_dot_product_attention(
+          pad(q), pad(k), pad(v), c10::nullopt, /*dropout_p=*/0.0, /*is_causal=*/true,
+          /*scale=*/c10::nullopt, /*enable_gqa=*/n_rep > 1);  // [B, n_head, padded, D]
+      at::globalContext().setSDPUseCuDNN(false);
+      return out.narrow(2, 0, T);
+    } catch (...) {
+      at::globalContext().setSDPUseCuDNN(false);
+      throw;
+    }
+  }
+  return sdpa();
 #else
   // Grouped-query attention without copying K/V: the n_rep query heads that share a KV head are
   // folded into the query-length dimension. q's heads are kv-major (head h reads KV head h /
@@ -130,6 +174,43 @@ inline torch::Tensor attention_after_prefix(const torch::Tensor& q, const torch:
   }
 #else
   (void)q, (void)k_prefix, (void)v_prefix, (void)k_new, (void)v_new;
+  return {};
+#endif
+}
+
+// The same attention as attention_after_prefix in ONE flash call, for keys that already sit
+// back to back in a cache: T new queries over P + T keys, query i seeing keys 0 .. P + i
+// (causal aligned to the bottom right, which is what flash attention 2 does when Tq < Tk;
+// SDPA's front end refuses that case because its own is_causal means top-left, so the flash
+// op is called directly). Grouped-query attention is native (no copy of the keys) and the
+// kernel splits the key range over the multiprocessors, so one call replaces two flash passes
+// and the eight elementwise kernels of their merge.
+//   q [1, n_head, T, D]; keys, values [1, n_kv, P + T, D], last dimension contiguous (views of a
+//   cache with a larger capacity are fine)
+// Returns [1, n_head, T, D] (a transposed view) in q's dtype, or an undefined tensor where the
+// kernel does not apply (CPU, fp32, libtorch 1.13, or a kernel that refused the shapes).
+inline torch::Tensor attention_causal_suffix(const torch::Tensor& q, const torch::Tensor& keys,
+                                             const torch::Tensor& values) {
+#if BLOCKATTN_TORCH_2
+  static std::atomic<bool> unavailable{false};
+  const auto dt = q.scalar_type();
+  if (!q.is_cuda() || (dt != torch::kBFloat16 && dt != torch::kHalf) || unavailable ||
+      q.size(0) != 1 || keys.size(2) < q.size(2) || keys.stride(3) != 1 || values.stride(3) != 1)
+    return {};
+  try {
+    torch::Tensor qt = q.transpose(1, 2);       // [1, T, n_head, D]
+    torch::Tensor kt = keys.transpose(1, 2);    // [1, P+T, n_kv, D]
+    torch::Tensor vt = values.transpose(1, 2);  // [1, P+T, n_kv, D]
+    auto out = at::_flash_attention_forward(qt, kt, vt, std::nullopt, std::nullopt, q.size(2),
+                                            keys.size(2), 0.0, /*is_causal=*/true,
+                                            /*return_debug_mask=*/false);
+    return std::get<0>(out).transpose(1, 2);  // [1, n_head, T, D]
+  } catch (const c10::Error&) {
+    unavailable = true;  // the two-pass path from now on
+    return {};
+  }
+#else
+  (void)q, (void)keys, (void)values;
   return {};
 #endif
 }

@@ -61,25 +61,35 @@ void DecodeGraphs::segment(Captured& c, int64_t s) const {
   const ModelWeights& W = model_.weights_;
   const int64_t L = static_cast<int64_t>(W.layers.size());
   const int64_t B = c.batch, T = c.tokens, hd = c.q.size(3);
-  torch::Tensor x;  // [B*T, hidden]
+  // The same operations as Model::run_layers: each residual add fused with the next norm.
+  const torch::Tensor& next_norm =
+      s < L ? W.layers[static_cast<size_t>(s)].input_norm : W.final_norm;
+  torch::Tensor x, h;  // [B*T, hidden]: residual stream, and its norm for what follows
   if (s == 0) {
     x = W.embed.index_select(0, c.ids);
+    h = m.rms_norm(x, next_norm);
     c.cos.copy_(cos_table_.index_select(0, c.pos).view({B, 1, T, hd}));
     c.sin.copy_(sin_table_.index_select(0, c.pos).view({B, 1, T, hd}));
   } else {
     const LayerWeights& w = W.layers[static_cast<size_t>(s - 1)];
-    x = c.x + m.output_projection(w, c.attn);
-    x = x + m.mlp_block(w, m.rms_norm(x, w.post_norm));
+    std::tie(x, h) = m.add_rms_norm(c.x, m.output_projection(w, c.attn), w.post_norm);
+    torch::Tensor mlp = m.mlp_block(w, h);  // [B*T, hidden]
+    if (s < L) {
+      std::tie(x, h) = m.add_rms_norm(x, mlp, next_norm);
+    } else {
+      x = x + mlp;
+      h = m.rms_norm(x, next_norm);
+    }
   }
   if (s < L) {
     const LayerWeights& w = W.layers[static_cast<size_t>(s)];
-    Model::QKV qkv = m.project_qkv(w, m.rms_norm(x, w.input_norm), B, c.cos, c.sin);
+    Model::QKV qkv = m.project_qkv(w, h, B, c.cos, c.sin);
     c.q.copy_(qkv.q);
     c.k.copy_(qkv.k);
     c.v.copy_(qkv.v);
     c.x.copy_(x);
   } else {
-    c.logits.copy_(torch::linear(m.rms_norm(x, W.final_norm), W.lm_head).to(torch::kFloat32));
+    c.logits.copy_(torch::linear(h, W.lm_head).to(torch::kFloat32));
   }
 }
 

@@ -42,9 +42,10 @@ class KVCache {
   // the caller to fill: {keys, values}, each [n_layer, n_kv_head, n, head_dim].
   std::pair<torch::Tensor, torch::Tensor> reserve(int64_t n);
 
-  // All layers' keys of positions [begin, end) as a writable view: [n_layer, n_kv_head, n,
-  // head_dim].
+  // All layers' keys (values) of positions [begin, end) as a writable view: [n_layer, n_kv_head,
+  // n, head_dim].
   torch::Tensor key_range(int64_t begin, int64_t end) { return k_.narrow(2, begin, end - begin); }
+  torch::Tensor value_range(int64_t begin, int64_t end) { return v_.narrow(2, begin, end - begin); }
 
   // All layers' KV of positions [begin, end): [n_layer, n_kv_head, end - begin, head_dim] (copies).
   std::pair<torch::Tensor, torch::Tensor> export_range(int64_t begin, int64_t end) const;

@@ -41,12 +41,18 @@ Model::QKV Model::project_qkv(const LayerWeights& w, const torch::Tensor& x, int
   // inference results do not depend on whether a batch dimension exists.
   const int64_t T = x.size(0) / B;
   const int64_t hd = config_.head_dim;
-  torch::Tensor q = torch::linear(x, w.q_proj, w.q_bias)
-                        .view({B, T, config_.num_heads, hd});  // [B, T, n_head, hd]
-  torch::Tensor k = torch::linear(x, w.k_proj, w.k_bias)
-                        .view({B, T, config_.num_kv_heads, hd});  // [B, T, n_kv, hd]
-  torch::Tensor v = torch::linear(x, w.v_proj, w.v_bias)
-                        .view({B, T, config_.num_kv_heads, hd});  // [B, T, n_kv, hd]
+  const int64_t nq = config_.num_heads * hd, nkv = config_.num_kv_heads * hd;
+  torch::Tensor q, k, v;
+  if (fused_projections(w)) {
+    torch::Tensor qkv = torch::linear(x, w.qkv_proj, w.qkv_bias);  // [B*T, nq + 2 nkv]
+    q = qkv.narrow(1, 0, nq).view({B, T, config_.num_heads, hd});  // [B, T, n_head, hd], strided
+    k = qkv.narrow(1, nq, nkv).view({B, T, config_.num_kv_heads, hd});        // [B, T, n_kv, hd]
+    v = qkv.narrow(1, nq + nkv, nkv).view({B, T, config_.num_kv_heads, hd});  // [B, T, n_kv, hd]
+  } else {
+    q = torch::linear(x, w.q_proj, w.q_bias).view({B, T, config_.num_heads, hd});
+    k = torch::linear(x, w.k_proj, w.k_bias).view({B, T, config_.num_kv_heads, hd});
+    v = torch::linear(x, w.v_proj, w.v_bias).view({B, T, config_.num_kv_heads, hd});
+  }
   if (config_.qk_norm) {
     q = rms_norm(q, w.q_norm);
     k = rms_norm(k, w.k_norm);
@@ -107,8 +113,10 @@ torch::Tensor Model::attend(int64_t layer, const torch::Tensor& q, const torch::
       out = compat::attention_decode(q, keys, values);
     } else {
       // Query i sits at position past + i: it sees all cached positions and new ones up to itself.
-      out = compat::attention_after_prefix(q, cache->keys(layer, past), cache->values(layer, past),
-                                           k, v);
+      out = compat::attention_causal_suffix(q, keys, values);
+      if (!out.defined())
+        out = compat::attention_after_prefix(q, cache->keys(layer, past),
+                                             cache->values(layer, past), k, v);
     }
     if (!out.defined() && past > 0 && T > 1) {
       torch::Tensor allowed =
@@ -121,19 +129,96 @@ torch::Tensor Model::attend(int64_t layer, const torch::Tensor& q, const torch::
 }
 
 torch::Tensor Model::mlp_block(const LayerWeights& w, const torch::Tensor& x) const {
+  if (fused_projections(w)) {
+    torch::Tensor gate_up = torch::linear(x, w.gate_up_proj, w.gate_up_bias);  // [T, 2 inter]
+    torch::Tensor act = fused_silu_mul(gate_up);                               // [T, inter]
+    if (!act.defined()) {
+      const int64_t inter = gate_up.size(1) / 2;
+      act = torch::silu(gate_up.narrow(1, 0, inter)) * gate_up.narrow(1, inter, inter);
+    }
+    return torch::linear(act, w.down_proj, w.down_bias);
+  }
   torch::Tensor gate = torch::linear(x, w.gate_proj, w.gate_bias);  // [T, inter]
   torch::Tensor up = torch::linear(x, w.up_proj, w.up_bias);        // [T, inter]
   return torch::linear(torch::silu(gate) * up, w.down_proj, w.down_bias);
 }
 
+std::pair<torch::Tensor, torch::Tensor> Model::add_rms_norm(const torch::Tensor& x,
+                                                            const torch::Tensor& delta,
+                                                            const torch::Tensor& weight) const {
+  auto fused = fused_add_rms_norm(x, delta, weight, config_.rms_norm_eps);
+  if (fused.first.defined()) return fused;
+  torch::Tensor sum = x + delta;
+  return {sum, rms_norm(sum, weight)};
+}
+
+bool Model::fused_projections(const LayerWeights& w) {
+  return w.qkv_proj.defined() && !torch::GradMode::is_enabled() &&
+         w.q_proj.data_ptr() == w.qkv_proj.data_ptr() &&
+         w.gate_proj.data_ptr() == w.gate_up_proj.data_ptr();
+}
+
+void Model::fuse_projections() {
+  torch::NoGradGuard no_grad;
+  // Row views of `fused` in the order of `parts` (each part's rows, contiguous).
+  auto fuse = [](std::initializer_list<torch::Tensor*> parts) {
+    std::vector<torch::Tensor> tensors;
+    for (torch::Tensor* p : parts) tensors.push_back(*p);
+    torch::Tensor fused = torch::cat(tensors, 0);
+    int64_t at = 0;
+    for (torch::Tensor* p : parts) {
+      const int64_t rows = p->size(0);
+      *p = fused.narrow(0, at, rows);
+      at += rows;
+    }
+    return fused;
+  };
+  for (LayerWeights& w : weights_.layers) {
+    if (fused_projections(w)) continue;
+    w.qkv_proj = fuse({&w.q_proj, &w.k_proj, &w.v_proj});
+    if (w.q_bias.defined()) w.qkv_bias = fuse({&w.q_bias, &w.k_bias, &w.v_bias});
+    w.gate_up_proj = fuse({&w.gate_proj, &w.up_proj});
+    if (w.gate_bias.defined()) w.gate_up_bias = fuse({&w.gate_bias, &w.up_bias});
+  }
+}
+
 torch::Tensor Model::run_layers(torch::Tensor x, int64_t B, const torch::Tensor& cos,
-                                const torch::Tensor& sin, const KVTarget& kv) const {
-  for (int64_t l = 0; l < config_.num_layers; ++l) {
+                                const torch::Tensor& sin, const KVTarget& kv,
+                                LogitsFor rows) const {
+  // Each residual add is fused with the norm that follows it.
+  const int64_t L = config_.num_layers;
+  torch::Tensor h = rms_norm(x, weights_.layers[0].input_norm);  // [B*T, hidden]
+  const bool trim_last =
+      rows != LogitsFor::kAll && kv.cache && !kv.rows && !kv.mask && B == 1 && x.size(0) > 1;
+  for (int64_t l = 0; l < L; ++l) {
     const LayerWeights& w = weights_.layers[l];
-    x = x + attention_block(w, l, rms_norm(x, w.input_norm), B, cos, sin, kv);
-    x = x + mlp_block(w, rms_norm(x, w.post_norm));
+    if (trim_last && l == L - 1) return last_layer_for_last_row(w, l, x, h, cos, sin, kv, rows);
+    std::tie(x, h) = add_rms_norm(x, attention_block(w, l, h, B, cos, sin, kv), w.post_norm);
+    torch::Tensor mlp = mlp_block(w, h);  // [B*T, hidden]
+    if (l + 1 < L)
+      std::tie(x, h) = add_rms_norm(x, mlp, weights_.layers[l + 1].input_norm);
+    else
+      x = x + mlp;
   }
   return x;  // [B*T, hidden]
+}
+
+torch::Tensor Model::last_layer_for_last_row(const LayerWeights& w, int64_t layer,
+                                             const torch::Tensor& x, const torch::Tensor& h,
+                                             const torch::Tensor& cos, const torch::Tensor& sin,
+                                             const KVTarget& kv, LogitsFor rows) const {
+  // Later forwards need this layer's keys and values for every token; the logits need the
+  // last token's output only, and no other row of this layer's attention or MLP is read.
+  auto [q, k, v] = project_qkv(w, h, /*B=*/1, cos, sin);
+  const int64_t T = q.size(2), past = kv.cache->size();
+  kv.cache->write(layer, k, v);
+  if (rows == LogitsFor::kNone) return {};
+  // The last query sees every key: no mask.
+  torch::Tensor out =
+      compat::attention_decode(q.narrow(2, T - 1, 1).contiguous(), kv.cache->keys(layer, past + T),
+                               kv.cache->values(layer, past + T));  // [1, H, 1, hd]
+  auto [last, normed] = add_rms_norm(x.narrow(0, T - 1, 1), output_projection(w, out), w.post_norm);
+  return last + mlp_block(w, normed);  // [1, hidden]
 }
 
 torch::Tensor Model::forward(const torch::Tensor& ids, KVCache& cache, LogitsFor logits) const {
@@ -152,10 +237,10 @@ torch::Tensor Model::forward(const torch::Tensor& ids, KVCache& cache, LogitsFor
   }
   auto [cos, sin] = rope_.cos_sin_range(start, T, options());                        // [T, hd] each
   torch::Tensor x = weights_.embed.index_select(0, ids.to(device_, torch::kInt64));  // [T, hidden]
-  x = run_layers(x, /*B=*/1, cos, sin, KVTarget{&cache});                            // [T, hidden]
+  x = run_layers(x, /*B=*/1, cos, sin, KVTarget{&cache}, logits);  // [T or 1, hidden]
   cache.commit(T);
   if (logits == LogitsFor::kNone) return {};
-  if (logits == LogitsFor::kLast) x = x.narrow(0, T - 1, 1);
+  if (logits == LogitsFor::kLast) x = x.narrow(0, x.size(0) - 1, 1);
   return torch::linear(rms_norm(x, weights_.final_norm), weights_.lm_head).to(torch::kFloat32);
 }
 
@@ -186,7 +271,7 @@ void Model::forward_packed(const torch::Tensor& ids, const std::vector<int64_t>&
   KVTarget kv;
   kv.cache = &cache;
   kv.packed = &packed;
-  run_layers(x, /*B=*/1, cos, sin, kv);
+  run_layers(x, /*B=*/1, cos, sin, kv, LogitsFor::kNone);
   cache.commit(N);
 }
 

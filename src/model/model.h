@@ -51,6 +51,13 @@ class Model {
   // Hex hash of config + every weight byte: part of every block-cache key.
   const std::string& fingerprint() const { return fingerprint_; }
   ModelWeights& weights() { return weights_; }
+  // For inference: stores each layer's q/k/v projections as one [(n_head + 2 n_kv) * hd,
+  // hidden] matrix and gate/up as one [2 * inter, hidden] (the separate tensors become row
+  // views of them, same bytes, so checkpoints, fingerprints and named() are unchanged), so a
+  // forward reads them in one matrix product each. Forwards without autograd use the fused
+  // matrices while the views still point into them; replacing a weight tensor afterwards (not
+  // writing into it) turns that layer's fusion off. Peak memory: one layer's matrices extra.
+  void fuse_projections();
 
   // Runs `ids` ([T] int64, any device) at positions [cache.size(), cache.size() + T): each token
   // attends to every earlier position in the cache and causally to the new ones. Appends their
@@ -112,8 +119,17 @@ class Model {
                              const torch::Tensor* positions = nullptr) const;
   // The layer stack shared by every forward: x [B*T, hidden] (rows grouped by sequence),
   // cos/sin [T, hd] or [B, 1, T, hd].
+  // `rows`: which rows of the result the caller reads. With kLast or kNone and a cache (one
+  // sequence), the last layer computes only what is needed -- every token's keys and values,
+  // and attention and MLP for the last token (kLast) or for none (kNone) -- and the result is
+  // that row ([1, hidden]) or undefined.
   torch::Tensor run_layers(torch::Tensor x, int64_t B, const torch::Tensor& cos,
-                           const torch::Tensor& sin, const KVTarget& kv) const;
+                           const torch::Tensor& sin, const KVTarget& kv,
+                           LogitsFor rows = LogitsFor::kAll) const;
+  torch::Tensor last_layer_for_last_row(const LayerWeights& w, int64_t layer,
+                                        const torch::Tensor& x, const torch::Tensor& h,
+                                        const torch::Tensor& cos, const torch::Tensor& sin,
+                                        const KVTarget& kv, LogitsFor rows) const;
   torch::Tensor attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x,
                                 int64_t B, const torch::Tensor& cos, const torch::Tensor& sin,
                                 const KVTarget& kv) const;
@@ -130,6 +146,14 @@ class Model {
   torch::Tensor output_projection(const LayerWeights& w, const torch::Tensor& out) const;
   torch::Tensor mlp_block(const LayerWeights& w, const torch::Tensor& x) const;
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
+  // {x + delta, rms_norm(x + delta, weight)}: the residual add and the next norm (one kernel on
+  // CUDA at inference).
+  std::pair<torch::Tensor, torch::Tensor> add_rms_norm(const torch::Tensor& x,
+                                                       const torch::Tensor& delta,
+                                                       const torch::Tensor& weight) const;
+  // Whether layer w's fused projections (fuse_projections) are in place and usable: inference
+  // only, so training's autograd sees the separate weights it updates.
+  static bool fused_projections(const LayerWeights& w);
 
   ModelConfig config_;
   RotaryEmbedding rope_;

@@ -19,6 +19,12 @@ struct LayerWeights {
   torch::Tensor post_norm;                       // [hidden]
   torch::Tensor gate_proj, up_proj, down_proj;   // [inter, hidden] ×2, [hidden, inter]
   torch::Tensor gate_bias, up_bias, down_bias;   // undefined unless mlp_bias
+  // Set by Model::fuse_projections (else undefined): q/k/v_proj (and biases) are row views of
+  // qkv_proj, gate/up_proj of gate_up_proj.
+  torch::Tensor qkv_proj;      // [(n_head + 2 n_kv) * hd, hidden]
+  torch::Tensor qkv_bias;      // [(n_head + 2 n_kv) * hd]; undefined unless qkv_bias
+  torch::Tensor gate_up_proj;  // [2 * inter, hidden]
+  torch::Tensor gate_up_bias;  // [2 * inter]; undefined unless mlp_bias
 };
 
 struct ModelWeights {

@@ -69,6 +69,72 @@ TEST(AttentionAfterPrefix, EqualsMaskedAttentionInBf16) {
   }
 }
 
+// The one-call path of a final block over cached blocks (flash, causal aligned bottom-right)
+// against masked attention in fp32, on keys that are views of a cache with spare capacity, and
+// against the two-pass path it replaces.
+TEST(AttentionCausalSuffix, EqualsMaskedAttentionOnCacheViews) {
+  REQUIRE_CUDA();
+  torch::manual_seed(4);
+  struct Shape {
+    int64_t heads, kv_heads, prefix, fresh;
+  };
+  for (const Shape& s : {Shape{8, 2, 300, 17}, Shape{4, 4, 50, 5}, Shape{32, 8, 4000, 24},
+                         Shape{6, 3, 7, 2}, Shape{8, 8, 0, 9}}) {
+    auto opts = torch::TensorOptions().dtype(torch::kBFloat16).device(torch::kCUDA);
+    const int64_t n = s.prefix + s.fresh, capacity = n + 100;
+    torch::Tensor q = torch::randn({1, s.heads, s.fresh, 128}, opts);          // [1, H, T, D]
+    torch::Tensor k_buf = torch::randn({2, s.kv_heads, capacity, 128}, opts);  // [L, Hkv, cap, D]
+    torch::Tensor v_buf = torch::randn({2, s.kv_heads, capacity, 128}, opts);  // [L, Hkv, cap, D]
+    torch::Tensor keys = k_buf.narrow(0, 1, 1).narrow(2, 0, n);    // [1, Hkv, P+T, D], strided
+    torch::Tensor values = v_buf.narrow(0, 1, 1).narrow(2, 0, n);  // [1, Hkv, P+T, D], strided
+    torch::Tensor got = compat::attention_causal_suffix(q, keys, values);  // [1, H, T, D]
+    ASSERT_TRUE(got.defined()) << "the flash kernel refused the shapes";
+    ASSERT_EQ(got.sizes(), q.sizes());
+    torch::Tensor allowed = torch::ones({s.fresh, n}, opts.dtype(torch::kBool)).tril(s.prefix);
+    torch::Tensor kf = keys.to(torch::kFloat32), vf = values.to(torch::kFloat32);
+    torch::Tensor want = compat::attention(q.to(torch::kFloat32), kf, vf, allowed, false);
+    EXPECT_LE(test::max_abs_diff(got, want), 2e-2)
+        << s.heads << "/" << s.kv_heads << " P=" << s.prefix << " T=" << s.fresh;
+    if (s.prefix > 0) {
+      torch::Tensor two_pass = compat::attention_after_prefix(
+          q, keys.narrow(2, 0, s.prefix), values.narrow(2, 0, s.prefix),
+          keys.narrow(2, s.prefix, s.fresh), values.narrow(2, s.prefix, s.fresh));
+      EXPECT_LE(test::max_abs_diff(got, two_pass), 2e-2) << "P=" << s.prefix;
+      // Negative control: causal aligned top-left (query i sees keys 0..i) gives another answer.
+      torch::Tensor top_left = torch::ones({s.fresh, n}, opts.dtype(torch::kBool)).tril(0);
+      EXPECT_GT(test::max_abs_diff(
+                    got, compat::attention(q.to(torch::kFloat32), kf, vf, top_left, false)),
+                5e-2)
+          << "P=" << s.prefix;
+    }
+  }
+}
+
+// Long causal self-attention (cuDNN allowed, padded to a plan bucket) against the attention
+// written out in fp32, at lengths below, on and above a bucket edge.
+TEST(AttentionLongCausal, PaddedCudnnPathEqualsDirectAttention) {
+  REQUIRE_CUDA();
+  torch::manual_seed(6);
+  auto opts = torch::TensorOptions().dtype(torch::kBFloat16).device(torch::kCUDA);
+  for (int64_t T : {compat::cudnn_min_tokens() + 1, compat::cudnn_min_tokens() + 512 + 37}) {
+    torch::Tensor q = torch::randn({1, 8, T, 128}, opts);  // [1, H, T, D]
+    torch::Tensor k = torch::randn({1, 2, T, 128}, opts);  // [1, Hkv, T, D]
+    torch::Tensor v = torch::randn({1, 2, T, 128}, opts);  // [1, Hkv, T, D]
+    torch::Tensor got = compat::attention(q, k, v, std::nullopt, /*causal=*/true);
+    ASSERT_EQ(got.sizes(), q.sizes());
+    torch::Tensor kf = k.to(torch::kFloat32).repeat_interleave(4, 1);  // [1, H, T, D]
+    torch::Tensor vf = v.to(torch::kFloat32).repeat_interleave(4, 1);  // [1, H, T, D]
+    torch::Tensor scores = torch::matmul(q.to(torch::kFloat32), kf.transpose(-2, -1)) /
+                           std::sqrt(128.0);  // [1, H, T, T]
+    torch::Tensor allowed = torch::ones({T, T}, opts.dtype(torch::kBool)).tril();
+    scores.masked_fill_(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+    torch::Tensor want = torch::matmul(torch::softmax(scores, -1), vf);  // [1, H, T, D]
+    EXPECT_LE(test::max_abs_diff(got, want), 2e-2) << "T=" << T;
+    // Negative control: without the causal mask the answer differs.
+    EXPECT_GT(test::max_abs_diff(got, compat::attention(q, k, v, std::nullopt, false)), 5e-2);
+  }
+}
+
 // The fused RoPE kernel gives RotaryEmbedding::apply bitwise (the same roundings), with cos/sin
 // shared by the batch and per row; the fused RMSNorm gives the libtorch composite to within the
 // order of its fp32 sum (fp32: 1e-5 relative; fp16/bf16: one rounding step).
@@ -103,6 +169,41 @@ TEST(FusedOps, RopeAndRmsNormEqualTheLibtorchOps) {
     EXPECT_LE(rel, dtype == torch::kFloat32 ? 1e-5 : 1e-2) << dtype;
     // Negative control: another weight gives another result.
     EXPECT_GT(test::max_abs_diff(fused_rms_norm(rows, weight * 2, 1e-5), want), 1e-2);
+
+    // The residual add fused with the norm: the sum exactly libtorch's, the norm as above.
+    torch::Tensor delta = torch::randn({7, 4096}, opts);
+    auto [sum, normed] = fused_add_rms_norm(rows, delta, weight, 1e-5);
+    ASSERT_TRUE(sum.defined() && normed.defined());
+    EXPECT_TRUE(torch::equal(sum, rows + delta)) << dtype;
+    torch::Tensor sf = (rows + delta).to(torch::kFloat32);
+    torch::Tensor want_normed =
+        weight * (sf * torch::rsqrt(sf.pow(2).mean(-1, true) + 1e-5)).to(dtype);
+    EXPECT_LE(test::max_abs_diff(normed, want_normed) / want_normed.abs().max().item<double>(),
+              dtype == torch::kFloat32 ? 1e-5 : 1e-2)
+        << dtype;
+    EXPECT_GT(test::max_abs_diff(normed, want), 1e-2) << "the delta was added";
+
+    // RoPE of the q columns of a fused QKV output (tokens at a row stride wider than H * hd).
+    torch::Tensor qkv = torch::randn({B * T, (H + 2) * hd}, opts);        // [B*T, (H+2)*hd]
+    torch::Tensor q_view = qkv.narrow(1, 0, H * hd).view({B, T, H, hd});  // strided
+    torch::Tensor cos = torch::randn({T, hd}, opts), sin = torch::randn({T, hd}, opts);
+    torch::Tensor rotated = fused_rope(q_view, cos, sin);
+    ASSERT_TRUE(rotated.defined());
+    EXPECT_TRUE(torch::equal(rotated, RotaryEmbedding::apply(q_view.transpose(1, 2), cos, sin)))
+        << dtype;
+
+    // SwiGLU of a fused gate/up output against torch::silu(gate) * up.
+    torch::Tensor gate_up = torch::randn({5, 2 * 300}, opts) * 4;  // [rows, 2 * inter]
+    torch::Tensor act = fused_silu_mul(gate_up);                   // [rows, inter]
+    ASSERT_TRUE(act.defined());
+    torch::Tensor want_act = torch::silu(gate_up.narrow(1, 0, 300)) * gate_up.narrow(1, 300, 300);
+    EXPECT_LE(test::max_abs_diff(act, want_act) / want_act.abs().max().item<double>(),
+              dtype == torch::kFloat32 ? 1e-6 : 1e-2)
+        << dtype;
+    EXPECT_GT(test::max_abs_diff(
+                  act, torch::silu(gate_up.narrow(1, 300, 300)) * gate_up.narrow(1, 0, 300)),
+              1e-2)
+        << "gate and up are not interchangeable";
   }
   // Under autograd the fused kernels step aside (they have no backward).
   torch::GradMode::set_enabled(true);
@@ -177,39 +278,68 @@ TEST_P(CpuVsCuda, FusedPlacementEqualsCopyAndReRotation) {
 TEST_P(CpuVsCuda, DecodeGraphsEqualEagerDecode) {
   REQUIRE_CUDA();
   for (const char* dtype : {"float32", "bfloat16"}) {
-    auto gpu = Model::load(test::model_fixture(GetParam()), {"cuda", dtype});
-    ASSERT_TRUE(gpu->decode_graphs()) << "CUDA graphs unavailable in this build";
-    auto run = [&](bool graphs) {
-      gpu->set_decode_graphs(false);  // the same eager prefill in both runs
-      std::vector<KVCache> caches;
-      for (int n : {20, 7, 33}) {
-        caches.push_back(gpu->new_cache(n + 12));
-        gpu->forward(token_tensor(*gpu, test::ids_range(n, n, 400)), caches.back(),
-                     LogitsFor::kLast);
+    for (bool fuse : {false, true}) {  // separate projections, and the engine's fused layout
+      auto gpu = Model::load(test::model_fixture(GetParam()), {"cuda", dtype});
+      if (fuse) gpu->fuse_projections();
+      ASSERT_TRUE(gpu->decode_graphs()) << "CUDA graphs unavailable in this build";
+      auto run = [&](bool graphs) {
+        gpu->set_decode_graphs(false);  // the same eager prefill in both runs
+        std::vector<KVCache> caches;
+        for (int n : {20, 7, 33}) {
+          caches.push_back(gpu->new_cache(n + 12));
+          gpu->forward(token_tensor(*gpu, test::ids_range(n, n, 400)), caches.back(),
+                       LogitsFor::kLast);
+        }
+        gpu->set_decode_graphs(graphs);
+        std::vector<torch::Tensor> logits;
+        for (int step = 0; step < 3; ++step)
+          logits.push_back(gpu->forward(token_tensor(*gpu, {static_cast<int32_t>(11 + step)}),
+                                        caches[0], LogitsFor::kLast));
+        for (int step = 0; step < 3; ++step) {
+          torch::Tensor ids = torch::tensor({5 + step, 6 + step, 7 + step}, torch::kInt64);
+          logits.push_back(gpu->forward_decode_batch(ids, {&caches[0], &caches[1], &caches[2]}));
+        }
+        for (int step = 0; step < 2; ++step) {
+          torch::Tensor ids = torch::tensor({9 + step, 3 + step}, torch::kInt64);
+          logits.push_back(gpu->forward_decode_batch(ids, {&caches[2], &caches[1]}));
+        }
+        return logits;
+      };
+      std::vector<torch::Tensor> eager = run(false), graphed = run(true);
+      ASSERT_EQ(eager.size(), graphed.size());
+      for (size_t i = 0; i < eager.size(); ++i) {
+        ASSERT_EQ(eager[i].sizes(), graphed[i].sizes()) << i;
+        EXPECT_LE(test::max_abs_diff(eager[i], graphed[i]), 1e-5) << dtype << " step " << i;
       }
-      gpu->set_decode_graphs(graphs);
-      std::vector<torch::Tensor> logits;
-      for (int step = 0; step < 3; ++step)
-        logits.push_back(gpu->forward(token_tensor(*gpu, {static_cast<int32_t>(11 + step)}),
-                                      caches[0], LogitsFor::kLast));
-      for (int step = 0; step < 3; ++step) {
-        torch::Tensor ids = torch::tensor({5 + step, 6 + step, 7 + step}, torch::kInt64);
-        logits.push_back(gpu->forward_decode_batch(ids, {&caches[0], &caches[1], &caches[2]}));
-      }
-      for (int step = 0; step < 2; ++step) {
-        torch::Tensor ids = torch::tensor({9 + step, 3 + step}, torch::kInt64);
-        logits.push_back(gpu->forward_decode_batch(ids, {&caches[2], &caches[1]}));
-      }
-      return logits;
-    };
-    std::vector<torch::Tensor> eager = run(false), graphed = run(true);
-    ASSERT_EQ(eager.size(), graphed.size());
-    for (size_t i = 0; i < eager.size(); ++i) {
-      ASSERT_EQ(eager[i].sizes(), graphed[i].sizes()) << i;
-      EXPECT_LE(test::max_abs_diff(eager[i], graphed[i]), 1e-5) << dtype << " step " << i;
+      // Negative control: consecutive steps differ, so a stale static buffer would be caught.
+      EXPECT_GT(test::max_abs_diff(graphed[0], graphed[1]), 1e-4) << dtype;
     }
-    // Negative control: consecutive steps differ, so a stale static buffer would be caught.
-    EXPECT_GT(test::max_abs_diff(graphed[0], graphed[1]), 1e-4) << dtype;
+  }
+}
+
+// The engine's fused projection layout (QKV and gate/up as one matrix each, SwiGLU and the
+// residual adds fused with the norms) against the separate projections on CUDA, and against
+// the CPU in fp32.
+TEST_P(CpuVsCuda, FusedProjectionsEqualSeparateOnCuda) {
+  REQUIRE_CUDA();
+  const std::vector<int32_t> ids = test::ids_range(40, 40, 300);
+  auto cpu = Model::load(test::model_fixture(GetParam()), {"cpu", "float32"});
+  KVCache cc = cpu->new_cache(40);
+  torch::Tensor want = cpu->forward(token_tensor(*cpu, ids), cc, LogitsFor::kAll);  // [T, vocab]
+  for (const char* dtype : {"float32", "bfloat16"}) {
+    auto separate = Model::load(test::model_fixture(GetParam()), {"cuda", dtype});
+    auto fused = Model::load(test::model_fixture(GetParam()), {"cuda", dtype});
+    fused->fuse_projections();
+    KVCache c1 = separate->new_cache(40), c2 = fused->new_cache(40);
+    torch::Tensor a = separate->forward(token_tensor(*separate, ids), c1, LogitsFor::kAll).cpu();
+    torch::Tensor b = fused->forward(token_tensor(*fused, ids), c2, LogitsFor::kAll).cpu();
+    const bool fp32 = std::string(dtype) == "float32";
+    const double rel = test::max_abs_diff(a, b) / a.abs().max().item<double>();
+    EXPECT_LE(rel, fp32 ? 1e-5 : 5e-2) << dtype;
+    if (fp32) {
+      EXPECT_LE(test::max_abs_diff(b, want), 1e-3);
+      EXPECT_LE(test::max_abs_diff(c1.key_range(0, 40), c2.key_range(0, 40)), 1e-4);
+    }
   }
 }
 
