@@ -5,17 +5,9 @@
 #include <set>
 
 #include "blockattn/error.h"
+#include "core/strings.h"
 
 namespace blockattn {
-
-namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-}  // namespace
 
 std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
   const int64_t h = c.hidden_size, q_dim = c.num_heads * c.head_dim,
