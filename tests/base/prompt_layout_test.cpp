@@ -131,7 +131,7 @@ TEST(SinkResolver, FallbackOrderIsConfigThenSinkTokenThenBosThenEosThenZero) {
 
   // Tokenizers without <|block_sink|>: their BOS, else their EOS. (Token 0, the last resort,
   // needs a tokenizer with none of the three; no fixture is one.)
-  for (const std::string& file :
+  for (const char* file :
        {"tokenizers/qwen3/tokenizer.json.zst", "tokenizers/gpt2/tokenizer.json.zst"}) {
     SCOPED_TRACE(file);
     const std::unique_ptr<Tokenizer> other = Tokenizer::from_file(test::fixture(file));
