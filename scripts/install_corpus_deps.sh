@@ -18,20 +18,9 @@ PACKAGES=(
   libpython3.11-stdlib libc6-dev linux-libc-dev # Python source, C headers (usually present)
 )
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install_corpus_deps: all ${#PACKAGES[@]} packages present"
-  exit 0
-fi
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "install_corpus_deps: installing ${missing[*]}"
-$SUDO apt-get update -qq
+source "$(dirname "$0")/apt_packages.sh"
 # Upgrade-By-Source-Package=false: installing e.g. perl-doc must not upgrade the perl, python3.11
 # or postgresql packages already installed from the same source (others use them).
 # The dict-* packages pull in dictd; Debian's policy-rc.d keeps it from starting in containers.
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-  -o APT::Get::Upgrade-By-Source-Package=false "${missing[@]}"
+apt_install_missing install_corpus_deps "${PACKAGES[@]}" -- \
+  -o APT::Get::Upgrade-By-Source-Package=false

@@ -27,19 +27,8 @@ elif ! command -v npm >/dev/null 2>&1; then
   PACKAGES+=(npm)
 fi
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install_deps: all ${#PACKAGES[@]} packages present"
-else
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  echo "install_deps: installing ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+source "$(dirname "$0")/apt_packages.sh"
+apt_install_missing install_deps "${PACKAGES[@]}"
 
 # tests/server/node_modules from the lock file, when absent or older than the lock file.
 SERVER_TESTS="$(cd "$(dirname "$0")/../tests/server" && pwd)"

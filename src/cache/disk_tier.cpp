@@ -18,6 +18,7 @@
 #include "blockattn/error.h"
 #include "core/io.h"
 #include "core/log.h"
+#include "core/strings.h"
 
 namespace blockattn {
 
@@ -28,11 +29,6 @@ constexpr time_t kStaleTempSeconds = 3600;
 // The directory's byte count shared by every process using it (8 bytes, little-endian int64),
 // read and updated under flock(LOCK_EX) on the same file.
 constexpr const char* kUsageFile = ".usage";
-
-bool ends_with(const std::string& s, const char* suffix) {
-  size_t n = std::strlen(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
 
 // write_file_atomic names its temp files "<path>.tmp.<pid>.<random>"; the probe file follows
 // the same pattern so a crash mid-probe is cleaned up the same way.

@@ -1,9 +1,9 @@
-// Byte-budgeted LRU bookkeeping for the engine's in-memory KV tier.
+// Byte-budgeted LRU bookkeeping for BlockStore's in-memory KV tiers (device and host).
 //
-// Holds only keys and sizes: the engine owns the tensors in its own map and asks this index what
+// Holds only keys and sizes: BlockStore owns the tensors in its own maps and asks this index what
 // to drop. Every operation is O(1) (a recency list plus a hash map into it) except
-// evict_to_fit, which is O(evicted keys). Not thread-safe: the engine guards it with the same
-// mutex as its tensor map.
+// evict_to_fit, which is O(evicted keys). Not thread-safe and takes no lock itself: BlockStore
+// calls it only while holding BlockStore::mu_, the mutex that also guards its tensor maps.
 #pragma once
 
 #include <cstdint>

@@ -5,54 +5,118 @@
 #include <set>
 
 #include "blockattn/error.h"
+#include "core/strings.h"
 
 namespace blockattn {
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+// One per-layer tensor of the table. `sublayer_norm` marks the two norms that open a sublayer
+// (input_layernorm before attention, post_attention_layernorm before the MLP): the only rows the
+// two orders place differently.
+struct LayerTensor {
+  WeightRole role;
+  const char* suffix;  // after "model.layers.<i>."
+  bool sublayer_norm;
+  bool (*present)(const ModelConfig&);
+  std::vector<int64_t> (*shape)(const ModelConfig&);
+};
+
+int64_t q_dim(const ModelConfig& c) { return c.num_heads * c.head_dim; }
+int64_t kv_dim(const ModelConfig& c) { return c.num_kv_heads * c.head_dim; }
+bool always(const ModelConfig&) { return true; }
+bool with_qkv_bias(const ModelConfig& c) { return c.qkv_bias; }
+bool with_o_bias(const ModelConfig& c) { return c.o_bias; }
+bool with_qk_norm(const ModelConfig& c) { return c.qk_norm; }
+bool with_mlp_bias(const ModelConfig& c) { return c.mlp_bias; }
+
+// In storage order. torch Linear stores weight as [out_features, in_features].
+const LayerTensor kLayerTensors[] = {
+    {WeightRole::kInputNorm, "input_layernorm.weight", true, always,
+     [](const ModelConfig& c) { return std::vector<int64_t>{c.hidden_size}; }},
+    {WeightRole::kQProj, "self_attn.q_proj.weight", false, always,
+     [](const ModelConfig& c) {
+       return std::vector<int64_t>{q_dim(c), c.hidden_size};
+     }},
+    {WeightRole::kKProj, "self_attn.k_proj.weight", false, always,
+     [](const ModelConfig& c) {
+       return std::vector<int64_t>{kv_dim(c), c.hidden_size};
+     }},
+    {WeightRole::kVProj, "self_attn.v_proj.weight", false, always,
+     [](const ModelConfig& c) {
+       return std::vector<int64_t>{kv_dim(c), c.hidden_size};
+     }},
+    {WeightRole::kOProj, "self_attn.o_proj.weight", false, always,
+     [](const ModelConfig& c) {
+       return std::vector<int64_t>{c.hidden_size, q_dim(c)};
+     }},
+    {WeightRole::kQBias, "self_attn.q_proj.bias", false, with_qkv_bias,
+     [](const ModelConfig& c) { return std::vector<int64_t>{q_dim(c)}; }},
+    {WeightRole::kKBias, "self_attn.k_proj.bias", false, with_qkv_bias,
+     [](const ModelConfig& c) { return std::vector<int64_t>{kv_dim(c)}; }},
+    {WeightRole::kVBias, "self_attn.v_proj.bias", false, with_qkv_bias,
+     [](const ModelConfig& c) { return std::vector<int64_t>{kv_dim(c)}; }},
+    {WeightRole::kOBias, "self_attn.o_proj.bias", false, with_o_bias,
+     [](const ModelConfig& c) { return std::vector<int64_t>{c.hidden_size}; }},
+    {WeightRole::kQNorm, "self_attn.q_norm.weight", false, with_qk_norm,
+     [](const ModelConfig& c) { return std::vector<int64_t>{c.head_dim}; }},
+    {WeightRole::kKNorm, "self_attn.k_norm.weight", false, with_qk_norm,
+     [](const ModelConfig& c) { return std::vector<int64_t>{c.head_dim}; }},
+    {WeightRole::kPostNorm, "post_attention_layernorm.weight", true, always,
+     [](const ModelConfig& c) { return std::vector<int64_t>{c.hidden_size}; }},
+    {WeightRole::kGateProj, "mlp.gate_proj.weight", false, always,
+     [](const ModelConfig& c) {
+       return std::vector<int64_t>{c.intermediate_size, c.hidden_size};
+     }},
+    {WeightRole::kUpProj, "mlp.up_proj.weight", false, always,
+     [](const ModelConfig& c) {
+       return std::vector<int64_t>{c.intermediate_size, c.hidden_size};
+     }},
+    {WeightRole::kDownProj, "mlp.down_proj.weight", false, always,
+     [](const ModelConfig& c) {
+       return std::vector<int64_t>{c.hidden_size, c.intermediate_size};
+     }},
+    {WeightRole::kGateBias, "mlp.gate_proj.bias", false, with_mlp_bias,
+     [](const ModelConfig& c) { return std::vector<int64_t>{c.intermediate_size}; }},
+    {WeightRole::kUpBias, "mlp.up_proj.bias", false, with_mlp_bias,
+     [](const ModelConfig& c) { return std::vector<int64_t>{c.intermediate_size}; }},
+    {WeightRole::kDownBias, "mlp.down_proj.bias", false, with_mlp_bias,
+     [](const ModelConfig& c) { return std::vector<int64_t>{c.hidden_size}; }},
+};
+
+enum class Order { kCheckpoint, kStorage };
+
+std::vector<ExpectedTensor> weight_table(const ModelConfig& c, Order order) {
+  std::vector<ExpectedTensor> out;
+  out.push_back({"model.embed_tokens.weight", {c.vocab_size, c.hidden_size}, WeightRole::kEmbed});
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const std::string prefix = "model.layers." + std::to_string(i) + ".";
+    auto add = [&](const LayerTensor& t) {
+      if (t.present(c)) out.push_back({prefix + t.suffix, t.shape(c), t.role, i});
+    };
+    if (order == Order::kStorage) {
+      for (const LayerTensor& t : kLayerTensors) add(t);
+    } else {
+      for (const LayerTensor& t : kLayerTensors)
+        if (!t.sublayer_norm) add(t);
+      for (const LayerTensor& t : kLayerTensors)
+        if (t.sublayer_norm) add(t);
+    }
+  }
+  out.push_back({"model.norm.weight", {c.hidden_size}, WeightRole::kFinalNorm});
+  if (!c.tie_word_embeddings)
+    out.push_back({"lm_head.weight", {c.vocab_size, c.hidden_size}, WeightRole::kLmHead});
+  return out;
 }
 
 }  // namespace
 
 std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
-  const int64_t h = c.hidden_size, q_dim = c.num_heads * c.head_dim,
-                kv_dim = c.num_kv_heads * c.head_dim, inter = c.intermediate_size;
-  std::vector<ExpectedTensor> out;
-  out.push_back({"model.embed_tokens.weight", {c.vocab_size, h}});
-  for (int64_t i = 0; i < c.num_layers; ++i) {
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    // torch Linear stores weight as [out_features, in_features].
-    out.push_back({p + "self_attn.q_proj.weight", {q_dim, h}});
-    out.push_back({p + "self_attn.k_proj.weight", {kv_dim, h}});
-    out.push_back({p + "self_attn.v_proj.weight", {kv_dim, h}});
-    out.push_back({p + "self_attn.o_proj.weight", {h, q_dim}});
-    if (c.qkv_bias) {
-      out.push_back({p + "self_attn.q_proj.bias", {q_dim}});
-      out.push_back({p + "self_attn.k_proj.bias", {kv_dim}});
-      out.push_back({p + "self_attn.v_proj.bias", {kv_dim}});
-    }
-    if (c.o_bias) out.push_back({p + "self_attn.o_proj.bias", {h}});
-    if (c.qk_norm) {
-      out.push_back({p + "self_attn.q_norm.weight", {c.head_dim}});
-      out.push_back({p + "self_attn.k_norm.weight", {c.head_dim}});
-    }
-    out.push_back({p + "mlp.gate_proj.weight", {inter, h}});
-    out.push_back({p + "mlp.up_proj.weight", {inter, h}});
-    out.push_back({p + "mlp.down_proj.weight", {h, inter}});
-    if (c.mlp_bias) {
-      out.push_back({p + "mlp.gate_proj.bias", {inter}});
-      out.push_back({p + "mlp.up_proj.bias", {inter}});
-      out.push_back({p + "mlp.down_proj.bias", {h}});
-    }
-    out.push_back({p + "input_layernorm.weight", {h}});
-    out.push_back({p + "post_attention_layernorm.weight", {h}});
-  }
-  out.push_back({"model.norm.weight", {h}});
-  if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", {c.vocab_size, h}});
-  return out;
+  return weight_table(c, Order::kCheckpoint);
+}
+
+std::vector<ExpectedTensor> weights_in_storage_order(const ModelConfig& c) {
+  return weight_table(c, Order::kStorage);
 }
 
 void check_checkpoint_matches(const Checkpoint& ck, const ModelConfig& c) {

@@ -4,9 +4,7 @@
 
 namespace blockattn {
 
-namespace {
-// Length of the valid sequence starting at s[i], or 0 if invalid / truncated.
-size_t sequence_length(std::string_view s, size_t i) {
+size_t utf8_sequence_length(std::string_view s, size_t i) {
   auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = b(i);
   if (c < 0x80) return 1;
@@ -34,11 +32,10 @@ size_t sequence_length(std::string_view s, size_t i) {
     return 0;
   return n;
 }
-}  // namespace
 
 size_t find_invalid_utf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
-    size_t n = sequence_length(s, i);
+    size_t n = utf8_sequence_length(s, i);
     if (n == 0) return i;
     i += n;
   }

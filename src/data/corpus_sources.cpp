@@ -5,16 +5,14 @@
 #include <fstream>
 #include <functional>
 
+#include "core/strings.h"
+
 namespace blockattn::data {
 
 namespace fs = std::filesystem;
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suf) {
-  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
-}
-bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // Regular files (not symlinks) under root/dir, recursively when `recursive`, as rel paths.

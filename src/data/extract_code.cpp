@@ -4,6 +4,8 @@
 #include <cctype>
 #include <vector>
 
+#include "core/strings.h"
+
 namespace blockattn::data {
 
 namespace {
@@ -16,8 +18,6 @@ struct Line {
 };
 
 bool is_ident(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$'; }
-
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
 // Identifier starting at or after `from` (skipping spaces and '*').
 std::string ident_after(std::string_view s, size_t from) {

@@ -2,51 +2,14 @@
 
 #include <algorithm>
 
-namespace blockattn::data {
+#include "core/utf8.h"
+#include "tokenizer/unicode.h"
 
-namespace {
-// Length of the valid UTF-8 sequence at s[i] (>= 2 bytes), or 0.
-size_t multibyte_length(std::string_view s, size_t i) {
-  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = b(i);
-  size_t n;
-  unsigned cp;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2, cp = c & 0x1F;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3, cp = c & 0x0F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4, cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i + k) & 0x3F);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-}  // namespace
+namespace blockattn::data {
 
 void append_utf8(std::string& out, unsigned cp) {
   if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return;
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
+  tok::append_utf8(out, static_cast<char32_t>(cp));  // the tokenizer's encoder, for valid input
 }
 
 std::string clean_text(std::string_view raw) {
@@ -66,7 +29,7 @@ std::string clean_text(std::string_view raw) {
       ++i;
       continue;
     }
-    if (size_t n = multibyte_length(raw, i)) {
+    if (size_t n = utf8_sequence_length(raw, i)) {  // >= 2: raw[i] is not ASCII
       // C1 controls (U+0080..U+009F) are as unwanted as C0 ones.
       bool c1 = n == 2 && c == 0xC2 && static_cast<unsigned char>(raw[i + 1]) < 0xA0;
       if (!c1) out.append(raw.substr(i, n));

@@ -29,23 +29,6 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 }
 double ms_since(Clock::time_point t) { return ms_between(t, Clock::now()); }
 
-SinkConfig resolve_sinks(const EngineConfig& config, const ModelConfig& mc, const Tokenizer& tok) {
-  SinkConfig s;
-  s.count = config.sink_tokens >= 0 ? config.sink_tokens : mc.block_sink_tokens;
-  if (s.count > 64)
-    throw InputError("--sinks " + std::to_string(s.count) + " is out of range (0..64)");
-  if (mc.block_sink_token_id) {
-    s.token_id = *mc.block_sink_token_id;
-  } else if (auto id = tok.token_to_id("<|block_sink|>")) {
-    s.token_id = *id;
-  } else if (tok.bos_id()) {
-    s.token_id = *tok.bos_id();
-  } else if (tok.eos_id()) {
-    s.token_id = *tok.eos_id();
-  }
-  return s;
-}
-
 // KVStoreConfig::kAutoBudget resolved for the device the model is on.
 uint64_t memory_budget(const KVStoreConfig& cache, const torch::Device& device) {
   if (cache.memory_budget_bytes != KVStoreConfig::kAutoBudget) return cache.memory_budget_bytes;
@@ -332,7 +315,7 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
     throw FormatError(config.model_dir + ": tokenizer has " +
                       std::to_string(impl->tokenizer->vocab_size()) +
                       " tokens but the model's vocab_size is " + std::to_string(mc.vocab_size));
-  impl->sinks = resolve_sinks(config, mc, *impl->tokenizer);
+  impl->sinks = resolve_sinks(config.sink_tokens, mc, *impl->tokenizer);
   BlockStoreConfig store;
   store.memory_budget_bytes = memory_budget(config.cache, impl->model->device());
   store.write_queue_bytes = config.cache.write_queue_bytes;

@@ -7,7 +7,8 @@
 // block, as the engine does; the last block plus as many preceding blocks as fit in `window`
 // tokens form one sequence. Both modes score the same predictions: every token of the final block
 // after its first (the first has no in-block history in block mode; the engine never predicts
-// it). Both modes use train/block_layout.h with the model's sinks, as the engine lays out prompts.
+// it). Both modes use attention/prompt_layout.h's layout with the model's sinks (resolve_sinks),
+// as the engine lays out prompts.
 #pragma once
 
 #include <cstdint>

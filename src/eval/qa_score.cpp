@@ -12,11 +12,9 @@ namespace blockattn::eval {
 QaScoreOptions sink_options_of(const Model& model, const Tokenizer& tokenizer, bool block_mode) {
   QaScoreOptions o;
   o.block_mode = block_mode;
-  o.sink_tokens = model.config().block_sink_tokens;
-  if (model.config().block_sink_token_id)
-    o.sink_token_id = *model.config().block_sink_token_id;
-  else if (auto id = tokenizer.token_to_id("<|block_sink|>"))
-    o.sink_token_id = *id;
+  const SinkConfig sinks = resolve_sinks(-1, model.config(), tokenizer);
+  o.sink_tokens = sinks.count;
+  o.sink_token_id = sinks.token_id;
   return o;
 }
 

@@ -3,7 +3,7 @@
 // Greedy decoding produces the answer exactly when, fed the prompt and the answer's tokens, the
 // model's argmax at every answer position is the next answer token — and then the end-of-turn
 // token. So exact match under greedy decoding is computed teacher-forced: one batched forward
-// pass per group of items, with the block layout of train/block_layout.h (which equals the
+// pass per group of items, with the block layout of attention/prompt_layout.h (which equals the
 // engine's block prefill, tests/engine/block_mask_test.cpp) and the model's own sink tokens.
 // The one difference from `generate`: an answer the model would spell with other tokens than
 // the tokenizer's own split of it counts as wrong here.
@@ -42,7 +42,7 @@ std::vector<bool> score_qa(const Model& model, const Tokenizer& tokenizer, const
                            const std::vector<QaItem>& items, const QaScoreOptions& options,
                            const std::function<void(size_t done)>& progress = {});
 
-// The model's sink settings as the engine resolves them (config.json, else <|block_sink|>).
+// The model's sink settings as the engine serves them (resolve_sinks, attention/prompt_layout.h).
 QaScoreOptions sink_options_of(const Model& model, const Tokenizer& tokenizer, bool block_mode);
 
 }  // namespace blockattn::eval

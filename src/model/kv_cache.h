@@ -47,7 +47,9 @@ class KVCache {
   torch::Tensor key_range(int64_t begin, int64_t end) { return k_.narrow(2, begin, end - begin); }
   torch::Tensor value_range(int64_t begin, int64_t end) { return v_.narrow(2, begin, end - begin); }
 
-  // All layers' KV of positions [begin, end): [n_layer, n_kv_head, end - begin, head_dim] (copies).
+  // All layers' KV of positions [begin, end): [n_layer, n_kv_head, end - begin, head_dim]. A
+  // part of the cache is copied; the whole cache ([0, capacity())) is returned as is, sharing
+  // storage with this cache (a block's own cache, handed to the store without a copy).
   std::pair<torch::Tensor, torch::Tensor> export_range(int64_t begin, int64_t end) const;
 
  private:

@@ -1,40 +1,74 @@
 #include "model/weights.h"
 
+#include "blockattn/error.h"
+#include "checkpoint/weight_names.h"
+
 namespace blockattn {
 
-std::vector<std::pair<std::string, torch::Tensor*>> ModelWeights::named(const ModelConfig& config) {
-  std::vector<std::pair<std::string, torch::Tensor*>> out;
-  out.emplace_back("model.embed_tokens.weight", &embed);
-  for (size_t i = 0; i < layers.size(); ++i) {
-    LayerWeights& L = layers[i];
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    out.emplace_back(p + "input_layernorm.weight", &L.input_norm);
-    out.emplace_back(p + "self_attn.q_proj.weight", &L.q_proj);
-    out.emplace_back(p + "self_attn.k_proj.weight", &L.k_proj);
-    out.emplace_back(p + "self_attn.v_proj.weight", &L.v_proj);
-    out.emplace_back(p + "self_attn.o_proj.weight", &L.o_proj);
-    if (config.qkv_bias) {
-      out.emplace_back(p + "self_attn.q_proj.bias", &L.q_bias);
-      out.emplace_back(p + "self_attn.k_proj.bias", &L.k_bias);
-      out.emplace_back(p + "self_attn.v_proj.bias", &L.v_bias);
-    }
-    if (config.o_bias) out.emplace_back(p + "self_attn.o_proj.bias", &L.o_bias);
-    if (config.qk_norm) {
-      out.emplace_back(p + "self_attn.q_norm.weight", &L.q_norm);
-      out.emplace_back(p + "self_attn.k_norm.weight", &L.k_norm);
-    }
-    out.emplace_back(p + "post_attention_layernorm.weight", &L.post_norm);
-    out.emplace_back(p + "mlp.gate_proj.weight", &L.gate_proj);
-    out.emplace_back(p + "mlp.up_proj.weight", &L.up_proj);
-    out.emplace_back(p + "mlp.down_proj.weight", &L.down_proj);
-    if (config.mlp_bias) {
-      out.emplace_back(p + "mlp.gate_proj.bias", &L.gate_bias);
-      out.emplace_back(p + "mlp.up_proj.bias", &L.up_bias);
-      out.emplace_back(p + "mlp.down_proj.bias", &L.down_bias);
-    }
+namespace {
+
+torch::Tensor* layer_member(LayerWeights& L, WeightRole role) {
+  switch (role) {
+    case WeightRole::kInputNorm:
+      return &L.input_norm;
+    case WeightRole::kQProj:
+      return &L.q_proj;
+    case WeightRole::kKProj:
+      return &L.k_proj;
+    case WeightRole::kVProj:
+      return &L.v_proj;
+    case WeightRole::kOProj:
+      return &L.o_proj;
+    case WeightRole::kQBias:
+      return &L.q_bias;
+    case WeightRole::kKBias:
+      return &L.k_bias;
+    case WeightRole::kVBias:
+      return &L.v_bias;
+    case WeightRole::kOBias:
+      return &L.o_bias;
+    case WeightRole::kQNorm:
+      return &L.q_norm;
+    case WeightRole::kKNorm:
+      return &L.k_norm;
+    case WeightRole::kPostNorm:
+      return &L.post_norm;
+    case WeightRole::kGateProj:
+      return &L.gate_proj;
+    case WeightRole::kUpProj:
+      return &L.up_proj;
+    case WeightRole::kDownProj:
+      return &L.down_proj;
+    case WeightRole::kGateBias:
+      return &L.gate_bias;
+    case WeightRole::kUpBias:
+      return &L.up_bias;
+    case WeightRole::kDownBias:
+      return &L.down_bias;
+    case WeightRole::kEmbed:
+    case WeightRole::kFinalNorm:
+    case WeightRole::kLmHead:
+      break;
   }
-  out.emplace_back("model.norm.weight", &final_norm);
-  if (!config.tie_word_embeddings) out.emplace_back("lm_head.weight", &lm_head);
+  throw Error("internal: weight role " + std::to_string(static_cast<int>(role)) +
+              " is not a layer tensor");
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, torch::Tensor*>> ModelWeights::named(const ModelConfig& config) {
+  if (static_cast<int64_t>(layers.size()) != config.num_layers)
+    throw Error("internal: " + std::to_string(layers.size()) +
+                " layers of weights for a config of " + std::to_string(config.num_layers));
+  std::vector<std::pair<std::string, torch::Tensor*>> out;
+  for (ExpectedTensor& t : weights_in_storage_order(config)) {
+    torch::Tensor* member = t.role == WeightRole::kEmbed       ? &embed
+                            : t.role == WeightRole::kFinalNorm ? &final_norm
+                            : t.role == WeightRole::kLmHead
+                                ? &lm_head
+                                : layer_member(layers[static_cast<size_t>(t.layer)], t.role);
+    out.emplace_back(std::move(t.name), member);
+  }
   return out;
 }
 

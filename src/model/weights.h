@@ -33,7 +33,8 @@ struct ModelWeights {
   torch::Tensor final_norm;  // [hidden]
   torch::Tensor lm_head;     // [vocab, hidden]; the same tensor as `embed` when tied
 
-  // Every distinct stored tensor with its HF name (lm_head omitted when tied), in a fixed order:
+  // Every distinct stored tensor with its HF name (lm_head omitted when tied), in the fixed
+  // order of weights_in_storage_order (checkpoint/weight_names.h, the one weight-name table):
   // the loader, the writer and the optimizer all walk this list.
   std::vector<std::pair<std::string, torch::Tensor*>> named(const ModelConfig& config);
 };

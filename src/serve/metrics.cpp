@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "blockattn/error.h"
+#include "core/strings.h"
 #include "core/utf8.h"
 
 namespace blockattn::serve {
@@ -31,11 +32,6 @@ bool valid_name(const std::string& s, bool colon) {
 void check_metric_name(const std::string& name) {
   if (!valid_name(name, true))
     throw InputError("metric name \"" + name + "\" does not match [a-zA-Z_:][a-zA-Z0-9_:]*");
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // HELP text: backslash and newline escaped (the format's rule for HELP lines).

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "blockattn/error.h"
+#include "core/strings.h"
 #include "core/utf8.h"
 
 namespace blockattn {
@@ -85,15 +86,6 @@ size_t append_replacing(std::string_view in, bool at_end, std::string& out) {
     i += j;
   }
   return in.size();
-}
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 int hex_digit(char c) {

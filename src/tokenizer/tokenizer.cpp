@@ -6,6 +6,7 @@
 
 #include "blockattn/error.h"
 #include "core/io.h"
+#include "core/strings.h"
 #include "tokenizer/hf_tokenizer.h"
 #ifdef BLOCKATTN_HAVE_SENTENCEPIECE
 #include "tokenizer/sentencepiece_tokenizer.h"
@@ -13,10 +14,6 @@
 
 namespace blockattn {
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 std::string directory_of(const std::string& path) {
   size_t slash = path.find_last_of('/');

@@ -1,20 +1,8 @@
-// How a block-structured sample becomes training (and scoring) sequences.
+// Block-structured samples packed into rows of one forward pass, for training and scoring.
 //
-// A sample is blocks of content tokens [B0 … Bn-1][F]; F, the final block, attends to everything
-// before it. Its student layout, as the engine lays out a block-mode prompt:
-//
-//   [s B0][s B1] … [s Bn-1][F][B_i copy][B_j copy] …
-//
-// `s` = k sink tokens before every context block (the engine adds them in full mode too). Context
-// blocks attend causally within themselves (sinks included); F attends to everything before it.
-// The copies are block dropout's query blocks (docs/distillation.md): context block i, appended
-// again after F at the positions it would have as the final block of the prefix B0..Bi-1 (i.e.
-// starting at block i's own offset), attending to blocks 0..i-1 and causally to itself — so one
-// pass supervises block i as if it were the question, while the blocks after it still see only
-// block-mode KV. Full mode: the same tokens without copies, ordinary causal attention.
-//
-// The teacher sees only the content tokens, with causal attention; a supervised prediction pairs
-// a student position with the content position whose next-token distribution it must match.
+// The layout of each sample (which token sits where, which attends to which) is planned once, in
+// attention/prompt_layout.h (lay_out_sample, the per-token form of the engine's PromptLayout);
+// this file only packs planned samples into torch tensors with their attention mask.
 #pragma once
 
 #include <cstdint>
@@ -23,40 +11,16 @@
 
 #include <torch/torch.h>
 
+#include "attention/prompt_layout.h"
+
 namespace blockattn::train {
 
-// Content of one sample: ≥ 2 non-empty blocks of token ids, the last one being F.
-struct BlockSample {
-  std::vector<std::vector<int32_t>> blocks;
-  std::string category;
-  size_t content_tokens() const;
-};
-
-struct LayoutOptions {
-  bool block_mode = true;   // false: ordinary causal attention (full mode), no copies
-  int32_t sink_tokens = 0;  // k ≥ 0 sinks before every context block
-  int32_t sink_token_id = 0;
-  std::vector<size_t> copies;  // context blocks (1 ≤ i < n) appended as query copies, ascending
-};
-
-// One sample laid out. Attention rule for token t of the sample and key s:
-//   s ≤ t  and  (group[s] == group[t]  or  s < sees_prefix[t]).
-struct SampleLayout {
-  std::vector<int64_t> ids;          // [n] student tokens
-  std::vector<int64_t> positions;    // [n] RoPE positions
-  std::vector<int64_t> group;        // [n] attention group (block) of each token, 0-based
-  std::vector<int64_t> sees_prefix;  // [n] tokens [0, sees_prefix) visible beyond the own group
-  // Supervised predictions: the student's logits at student_index[i] must predict what the
-  // teacher (full attention over the content) predicts at content_index[i], i.e. the next content
-  // token content_index[i] + 1 (always < content length).
-  std::vector<int64_t> student_index, content_index;
-};
-
-// InputError for fewer than 2 blocks, an empty block, a copy index out of [1, n) or unsorted.
-SampleLayout lay_out_sample(const BlockSample& sample, const LayoutOptions& options);
-
-// The content tokens of `sample` back to back ([content_tokens()]).
-std::vector<int64_t> content_ids(const BlockSample& sample);
+// The planner's types and functions, under the names training code has always used.
+using blockattn::BlockSample;
+using blockattn::content_ids;
+using blockattn::lay_out_sample;
+using blockattn::LayoutOptions;
+using blockattn::SampleLayout;
 
 // Samples packed into rows for one forward pass. Row r holds the samples rows[r] (indices into
 // the caller's lists), each attending only within itself; padding tokens attend to themselves.

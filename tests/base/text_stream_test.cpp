@@ -14,6 +14,7 @@
 
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
+#include "core/strings.h"
 #include "core/utf8.h"
 #include "expect_error.h"
 #include "test_util.h"
@@ -174,10 +175,6 @@ std::vector<int32_t> random_sequence(const Subject& s, std::mt19937& rng, size_t
 
 std::string decode_prefix(const Tokenizer& tok, const std::vector<int32_t>& ids, size_t n) {
   return tok.decode(std::vector<int32_t>(ids.begin(), ids.begin() + n));
-}
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
 }
 
 size_t first_stop(const std::string& text, const std::vector<std::string>& stops) {
