@@ -12,8 +12,8 @@
 
 #include "blockattn/error.h"
 #include "expect_error.h"
-#include "segment/metrics.h"
-#include "segment/seg_eval.h"
+#include "segeval/metrics.h"
+#include "segeval/seg_eval.h"
 
 namespace blockattn::segment {
 namespace {

@@ -14,7 +14,7 @@
 #include "core/io.h"
 #include "embed/semantic_scorer.h"
 #include "model/model.h"
-#include "segment/dataset_builder.h"
+#include "segdata/dataset_builder.h"
 #include "segment/segment.h"
 #include "segment/text_check.h"
 #include "segment_html.h"

@@ -10,10 +10,10 @@
 #include "data/synthetic_corpus.h"
 #include "embed/semantic_scorer.h"
 #include "model/model.h"
-#include "segment/dataset_instance.h"
+#include "segdata/dataset_instance.h"
 #include "segment/learned_model.h"
 #include "segment/learned_train.h"
-#include "segment/seg_eval.h"
+#include "segeval/seg_eval.h"
 #include "segment_methods.h"
 
 namespace blockattn::cli {

@@ -1,4 +1,4 @@
-#include "segment/seg_eval.h"
+#include "segeval/seg_eval.h"
 
 #include <algorithm>
 #include <chrono>
@@ -9,7 +9,7 @@
 
 #include "blockattn/error.h"
 #include "segment/granularity.h"
-#include "segment/metrics.h"
+#include "segeval/metrics.h"
 
 namespace blockattn::segment {
 

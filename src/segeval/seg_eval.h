@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "segment/dataset_instance.h"
-#include "segment/seg_eval_gold.h"
+#include "segdata/dataset_instance.h"
+#include "segment/gold_map.h"
 #include "segment/segment.h"
-#include "segment/units.h"
+#include "segeval/units.h"
 
 namespace blockattn::segment {
 

@@ -1,4 +1,4 @@
-#include "segment/dataset_builder.h"
+#include "segdata/dataset_builder.h"
 
 #include <algorithm>
 #include <atomic>
@@ -14,12 +14,12 @@
 #include "core/io.h"
 #include "core/parallel.h"
 #include "data/synthetic_rng.h"
-#include "segment/dataset_blocks.h"
-#include "segment/dataset_conversation.h"
-#include "segment/dataset_corpus.h"
-#include "segment/dataset_counter.h"
-#include "segment/dataset_multidoc.h"
-#include "segment/dataset_windows.h"
+#include "segdata/dataset_blocks.h"
+#include "segdata/dataset_conversation.h"
+#include "segdata/dataset_corpus.h"
+#include "segdata/dataset_counter.h"
+#include "segdata/dataset_multidoc.h"
+#include "segdata/dataset_windows.h"
 
 namespace blockattn::segment {
 namespace {

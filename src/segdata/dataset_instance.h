@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "segment/dataset_counter.h"
+#include "segdata/dataset_counter.h"
 
 namespace blockattn::segment {
 

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "segment/seg_eval.h"
+#include "segeval/seg_eval.h"
 
 namespace blockattn::segment {
 

@@ -1,4 +1,4 @@
-#include "segment/dataset_instance.h"
+#include "segdata/dataset_instance.h"
 
 #include <fstream>
 
