@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
     for (const char* name : methods) {
       seg::SegmentOptions o;
       o.method = seg::parse_method(name);
-      if (learned) {
+      if (learned && o.method == seg::Method::kLearned) {  // a scorer would stand in for c99's
         o.scorer = seg::make_learned_scorer(learned);
         o.threshold = learned->config().threshold;
       }
