@@ -103,8 +103,8 @@ int main(int argc, char** argv) {
                 text.size() / 1e6 / est_s,
                 static_cast<double>(estimate.tokens(0, candidates.size() + 1)) / whole);
     std::shared_ptr<const seg::LearnedSegmenter> learned;
-    std::vector<const char*> methods = {"fixed", "recursive", "sentence", "paragraph",
-                                        "texttiling"};
+    std::vector<const char*> methods = {"fixed",     "recursive",  "sentence",
+                                        "paragraph", "texttiling", "c99"};
     if (!segmenter_path.empty()) {
       learned = std::make_shared<const seg::LearnedSegmenter>(
           seg::LearnedSegmenter::load(segmenter_path));
@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
     for (const char* name : methods) {
       seg::SegmentOptions o;
       o.method = seg::parse_method(name);
-      if (learned) {
+      if (learned && o.method == seg::Method::kLearned) {  // a scorer would stand in for c99's
         o.scorer = seg::make_learned_scorer(learned);
         o.threshold = learned->config().threshold;
       }

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "segment/dataset_instance.h"
+#include "segdata/dataset_instance.h"
 
 namespace blockattn {
 class Model;

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "eval/qa_score.h"
-#include "segment/dataset_instance.h"
+#include "segdata/dataset_instance.h"
 
 namespace blockattn::eval {
 

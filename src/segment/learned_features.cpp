@@ -1,11 +1,13 @@
 #include "segment/learned_features.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "blockattn/error.h"
 #include "core/hash.h"
 #include "segment/chars.h"
+#include "segment/cohesion.h"
 
 namespace blockattn::segment {
 
@@ -14,11 +16,40 @@ namespace {
 // Feature namespaces: the salt keeps equal values of different groups apart. Values are part of
 // the model format (a trained model's ids depend on them): append, never renumber.
 enum Ns : uint64_t {
-  kBias = 1, kType, kKinds, kBreaks, kFormFeed, kPosition,
-  kNextLine = 16, kNext2Line = 48, kPrevLine = 80,  // + a line-shape field (< 32)
-  kIndentDelta = 120, kPrevLastNextFirst, kTypeFirstWord, kRunAfter, kRunBefore, kPrevStrong,
-  kNextStrong, kLeftWord, kRightWord, kLeftBigram, kRightBigram, kCohesion, kCohesionShare,
-  kBlankAfterNext, kTypeBreaksIndent,
+  kBias = 1,
+  kType,
+  kKinds,
+  kBreaks,
+  kFormFeed,
+  kPosition,
+  kNextLine = 16,
+  kNext2Line = 48,
+  kPrevLine = 80,  // + a line-shape field (< 32)
+  kIndentDelta = 120,
+  kPrevLastNextFirst,
+  kTypeFirstWord,
+  kRunAfter,
+  kRunBefore,
+  kPrevStrong,
+  kNextStrong,
+  kLeftWord,
+  kRightWord,
+  kLeftBigram,
+  kRightBigram,
+  kCohesion,
+  kCohesionShare,
+  kBlankAfterNext,
+  kTypeBreaksIndent,
+  kContentCosine = 200,  // + window index (< 8)
+  kContentCosineRel = 210,
+  kContentDepth,
+  kContentRank,
+  kContentCosineType,
+  kContentRankDepth,
+  kContentSmallLarge,
+  kContentRankType,
+  kContentTextMean,
+  kContentTextLow,
 };
 
 // Line-shape fields, added to kNextLine/kNext2Line/kPrevLine.
@@ -283,7 +314,47 @@ size_t sorted_overlap(std::vector<uint64_t>& a, std::vector<uint64_t>& b) {
   return n;
 }
 
+// Per scored candidate: the cosine at each content window, and depth and local rank at the
+// middle one.
+struct ContentSignals {
+  std::vector<std::vector<double>> cosine;  // [window][row]
+  std::vector<double> mean;                 // per window, over rows
+  std::vector<double> depth, rank;          // per row
+  double low_share = 0;  // rows whose largest-window cosine is under 0.05: unrelated neighbours
+};
+
+ContentSignals content_signals(std::string_view text, const std::vector<Candidate>& candidates,
+                               const std::vector<size_t>& rows, const FeatureConfig& config) {
+  ContentSignals out;
+  const ContentWords words = content_words(text);
+  WindowCosine cosine(words);
+  out.cosine.assign(config.content_windows.size(), std::vector<double>(rows.size(), 0.0));
+  out.mean.assign(config.content_windows.size(), 0.0);
+  size_t wi = 0;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const size_t o = candidates[rows[r]].offset;
+    while (wi < words.size() && words.begin[wi] < o) ++wi;
+    for (size_t k = 0; k < config.content_windows.size(); ++k) {
+      out.cosine[k][r] = cosine(wi, config.content_windows[k]);
+      out.mean[k] += out.cosine[k][r];
+    }
+  }
+  for (double& m : out.mean) m /= std::max<size_t>(1, rows.size());
+  for (double c : out.cosine.back()) out.low_share += c < 0.05;
+  out.low_share /= std::max<size_t>(1, rows.size());
+  const std::vector<double>& middle = out.cosine[config.content_windows.size() / 2];
+  out.depth = depth_scores(middle, 2 * config.rank_radius);
+  out.rank = local_rank(middle, config.rank_radius);
+  return out;
+}
+
+uint64_t tenths(double x, uint64_t cap) {
+  return std::min<uint64_t>(cap, static_cast<uint64_t>(std::max(0.0, x) * 10.0 + 0.5));
+}
+
 }  // namespace
+
+std::vector<uint32_t> default_content_windows() { return {10, 30, 100}; }
 
 void check_feature_config(const FeatureConfig& c) {
   auto bad = [](const std::string& what) { throw InputError("segmenter features: " + what); };
@@ -297,6 +368,14 @@ void check_feature_config(const FeatureConfig& c) {
     bad("cohesion_words " + std::to_string(c.cohesion_words) + " is over 1024");
   if (c.min_type < CutType::kWord || c.min_type > CutType::kParagraph)
     bad("min_type must be a candidate type (word..paragraph)");
+  if (c.content_windows.size() > 4) bad("at most 4 content_windows");
+  for (size_t i = 0; i < c.content_windows.size(); ++i) {
+    const uint32_t w = c.content_windows[i];
+    if (w < 1 || w > 1024) bad("content window " + std::to_string(w) + " is outside 1..1024");
+    if (i > 0 && w <= c.content_windows[i - 1]) bad("content_windows must increase");
+  }
+  if (c.rank_radius < 1 || c.rank_radius > 1024)
+    bad("rank_radius " + std::to_string(c.rank_radius) + " is outside 1..1024");
 }
 
 CandidateFeatures extract_features(std::string_view text, const std::vector<Candidate>& candidates,
@@ -315,17 +394,22 @@ CandidateFeatures extract_features(std::string_view text, const std::vector<Cand
   for (const Candidate& c : candidates)
     if (c.type >= CutType::kCode) strong.push_back(c.offset);
 
+  for (size_t ci = 0; ci < candidates.size(); ++ci)
+    if (candidates[ci].type >= config.min_type) out.which.push_back(ci);
+  ContentSignals content;
+  if (!config.content_windows.empty() && !out.which.empty())
+    content = content_signals(text, candidates, out.which, config);
+
   Emitter e(out.ids, mask);
   std::vector<uint64_t> left_set, right_set;
   size_t li = 0, ti = 0, si = 0;
-  for (size_t ci = 0; ci < candidates.size(); ++ci) {
+  for (size_t row = 0; row < out.which.size(); ++row) {
+    const size_t ci = out.which[row];
     const Candidate& c = candidates[ci];
-    if (c.type < config.min_type) continue;
     const size_t o = c.offset;
     while (li + 1 < num_lines && lines.start[li + 1] <= o) ++li;
     while (ti < toks.size() && toks[ti].begin < o) ++ti;
     while (si < strong.size() && strong[si] < o) ++si;
-    out.which.push_back(ci);
 
     e.num(kBias, 0);
     e.num(kType, static_cast<uint64_t>(c.type));
@@ -405,6 +489,30 @@ CandidateFeatures extract_features(std::string_view text, const std::vector<Cand
       size_t smaller = std::min(left_set.size(), right_set.size());
       e.num(kCohesion, std::min<size_t>(shared, 8));
       e.num(kCohesionShare, smaller == 0 ? 11 : shared * 10 / smaller);
+    }
+
+    if (!content.cosine.empty()) {
+      const size_t windows = content.cosine.size(), middle = windows / 2;
+      for (size_t k = 0; k < windows; ++k)
+        e.num(kContentCosine + k, tenths(content.cosine[k][row], 10));
+      const double rel = content.cosine[middle][row] - content.mean[middle];
+      e.num(kContentCosineRel,
+            static_cast<uint64_t>(std::clamp(static_cast<int>(std::lround(rel * 10)), -6, 6) + 6));
+      const uint64_t cos_b = tenths(content.cosine[middle][row], 10);
+      const uint64_t depth_b = tenths(content.depth[row], 12);
+      const uint64_t rank_b = tenths(content.rank[row], 10);
+      e.num(kContentDepth, depth_b);
+      e.num(kContentRank, rank_b);
+      const uint64_t type = static_cast<uint64_t>(c.type) * 8 + breaks;
+      e.pair(kContentCosineType, cos_b, type);
+      e.pair(kContentRankType, rank_b, type);
+      e.pair(kContentRankDepth, rank_b, depth_b);
+      e.pair(kContentSmallLarge, tenths(content.cosine.front()[row], 10),
+             tenths(content.cosine.back()[row], 10));
+      // The text as a whole: one subject throughout (high mean cosine, few unrelated
+      // neighbourhoods) or many (a concatenation), crossed with the local evidence.
+      e.pair(kContentTextMean, tenths(content.mean[middle], 10), cos_b);
+      e.pair(kContentTextLow, tenths(content.low_share * 2.0, 10), rank_b * 64 + type);
     }
     out.row_begin.push_back(out.ids.size());
   }

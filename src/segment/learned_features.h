@@ -21,7 +21,14 @@
 //     alphanumeric runs and single punctuation characters), plus bigrams of the nearest
 //     `bigram_words`;
 //   - lexical cohesion (TextTiling's cue): how many distinct content words (>= 4 letters) the
-//     `cohesion_words` words before and after share, bucketed.
+//     `cohesion_words` words before and after share, bucketed;
+//   - content signals (cohesion.h), when `content_windows` is not empty: the TF-IDF cosine of the
+//     content words before and after the cut for each window size, the same cosine relative to
+//     the text's mean, TextTiling's depth score and C99's local rank over the sequence of scored
+//     candidates (at the middle window), and crosses of these with the cut type and each other.
+//     They see a change of subject where the layout gives nothing away (joined excerpts,
+//     sentence-per-line prose). Models without them (content_windows empty) load and score as
+//     before.
 #pragma once
 
 #include <cstddef>
@@ -39,7 +46,13 @@ struct FeatureConfig {
   uint32_t bigram_words = 6;   // bigrams among the nearest words each side
   uint32_t cohesion_words = 64;
   CutType min_type = CutType::kLine;  // weaker candidates are not scored
+  // Content signals: window sizes in content words (increasing, 1..1024, at most 4); empty: off.
+  std::vector<uint32_t> content_windows;
+  uint32_t rank_radius = 20;  // C99 local rank over this many scored candidates each side
 };
+
+// The content windows a new model gets (`segmenter train` without --no-content).
+std::vector<uint32_t> default_content_windows();
 
 // InputError naming the field if a value is out of range.
 void check_feature_config(const FeatureConfig& c);

@@ -15,7 +15,11 @@ namespace blockattn::segment {
 namespace {
 
 constexpr const char* kFormat = "blockattn-segmenter";
+// Version 2 models have content signals (FeatureConfig::content_windows): a build that reads
+// only version 1 would ignore them and score wrongly, so they carry a version of their own.
+// Models without content signals are still written as version 1.
 constexpr const char* kVersion = "1";
+constexpr const char* kVersionContent = "2";
 
 std::string checksum(const std::string& config_json, const std::vector<uint16_t>& embed,
                      const std::vector<float>& b1, const std::vector<float>& w2, float b2) {
@@ -52,7 +56,7 @@ void LearnedSegmenter::save(const std::string& path) const {
   w.add("w2", DType::kF32, {hidden}, w_.w2.data(), w_.w2.size() * 4);
   w.add("b2", DType::kF32, {1}, &w_.b2, 4);
   w.set_metadata("format", kFormat);
-  w.set_metadata("version", kVersion);
+  w.set_metadata("version", config_.features.content_windows.empty() ? kVersion : kVersionContent);
   w.set_metadata("config", config_json);
   w.set_metadata("checksum", checksum(config_json, embed, w_.b1, w_.w2, w_.b2));
   w.write(path);
@@ -69,11 +73,16 @@ LearnedSegmenter LearnedSegmenter::load(const std::string& path) {
   };
   if (get("format") != kFormat)
     throw FormatError(path + ": not a blockattn segmenter model (format '" + get("format") + "')");
-  if (get("version") != kVersion)
-    throw FormatError(path + ": segmenter format version " + get("version") +
-                      " is not supported (this build reads " + kVersion + ")");
+  const std::string& version = get("version");
+  if (version != kVersion && version != kVersionContent)
+    throw FormatError(path + ": segmenter format version " + version +
+                      " is not supported (this build reads " + kVersion + " and " +
+                      kVersionContent + ")");
   const std::string& config_json = get("config");
   LearnedSegmenter m(learned_config_from_json(config_json, path));
+  if ((version == kVersionContent) == m.config_.features.content_windows.empty())
+    throw FormatError(path + ": segmenter format version " + version +
+                      " disagrees with its config (content windows)");
   const int64_t buckets = int64_t{1} << m.config_.features.bucket_bits;
   const int64_t hidden = m.config_.hidden;
   std::vector<uint16_t> embed(static_cast<size_t>(buckets * hidden));

@@ -85,6 +85,10 @@ std::string learned_config_json(const LearnedConfig& c) {
   j["bigram_words"] = c.features.bigram_words;
   j["cohesion_words"] = c.features.cohesion_words;
   j["min_type"] = cut_type_name(c.features.min_type);
+  if (!c.features.content_windows.empty()) {
+    j["content_windows"] = c.features.content_windows;
+    j["rank_radius"] = c.features.rank_radius;
+  }
   j["hidden"] = c.hidden;
   j["threshold"] = c.threshold;
   j["calib_scale"] = c.calib_scale;
@@ -108,6 +112,11 @@ LearnedConfig learned_config_from_json(const std::string& json, const std::strin
         found = true;
       }
     if (!found) throw FormatError(what + ": unknown min_type '" + type + "'");
+    // Absent in models trained before the content signals: they have none.
+    if (j.contains("content_windows")) {
+      c.features.content_windows = j.at("content_windows").get<std::vector<uint32_t>>();
+      c.features.rank_radius = j.at("rank_radius").get<uint32_t>();
+    }
     c.hidden = j.at("hidden").get<uint32_t>();
     c.threshold = j.at("threshold").get<double>();
     c.calib_scale = j.at("calib_scale").get<double>();

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "blockattn/error.h"
-#include "segment/seg_eval_gold.h"
+#include "segment/gold_map.h"
 
 namespace blockattn::segment {
 

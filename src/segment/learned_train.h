@@ -2,7 +2,7 @@
 // deterministic: the same instances, options and seed give a bit-identical model.
 //
 // Examples: every candidate of type >= min_type; positive when a gold boundary maps to it
-// (seg_eval_gold.h: exact, across indentation, or the nearest candidate within
+// (gold_map.h: exact, across indentation, or the nearest candidate within
 // `gold_window_bytes`; gold boundaries that map nowhere, or to a weaker candidate, are dropped
 // and counted). Loss: binary cross-entropy, class-balanced (each class carries half the weight).
 // Optimiser: AdaGrad, one example at a time (sparse rows of the embedding are updated lazily),
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "segment/dataset_instance.h"
+#include "segdata/dataset_instance.h"
 #include "segment/learned_model.h"
 
 namespace blockattn::segment {

@@ -18,16 +18,26 @@
 #include <vector>
 
 #include "segment/block.h"
+#include "segment/c99.h"
 #include "segment/candidates.h"
 #include "segment/texttiling.h"
 #include "segment/token_counter.h"
 
 namespace blockattn::segment {
 
-enum class Method { kFixed, kRecursive, kSentence, kParagraph, kTextTiling, kLearned, kSemantic };
+enum class Method {
+  kFixed,
+  kRecursive,
+  kSentence,
+  kParagraph,
+  kTextTiling,
+  kC99,
+  kLearned,
+  kSemantic
+};
 
-// "fixed", "recursive", "sentence", "paragraph", "texttiling", "learned", "semantic"; anything
-// else throws InputError listing these.
+// "fixed", "recursive", "sentence", "paragraph", "texttiling", "c99", "learned", "semantic";
+// anything else throws InputError listing these.
 Method parse_method(std::string_view name);
 const char* method_name(Method m);
 
@@ -44,8 +54,14 @@ struct SegmentOptions {
   // it. 0 means max_tokens; must be <= max_tokens. Ignored by texttiling and the scorers.
   size_t target_tokens = 0;
   size_t overlap_tokens = 0;  // fixed only: windows overlap by up to this many tokens
-  double threshold = 0.5;     // learned/semantic: cut where score >= threshold
+  double threshold = 0.5;     // learned/semantic/c99: cut where score >= threshold
+  // > 0: exactly `blocks` blocks from the blocks - 1 highest-scored candidates (ties: the
+  // earlier), instead of the threshold; min_tokens is not applied (it would change the count).
+  // The hard cap still holds: a text that cannot fit in `blocks` blocks of max_tokens gets more.
+  // Not for `fixed`, whose windows have no scores.
+  size_t blocks = 0;
   TextTilingOptions texttiling;
+  C99Options c99;
   Scorer scorer;  // required for learned and semantic
 };
 

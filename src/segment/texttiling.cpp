@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "segment/chars.h"
+#include "segment/cohesion.h"
 
 namespace blockattn::segment {
 
@@ -122,17 +123,13 @@ std::vector<double> smooth(const std::vector<double>& x, size_t len) {
   return y;
 }
 
-std::vector<double> depth_scores(const std::vector<double>& s) {
+// Hearst's depth score (cohesion.h) with NLTK's clip: no boundary within the first/last 2..5 gaps.
+std::vector<double> clipped_depth_scores(const std::vector<double>& s) {
   const size_t n = s.size();
-  std::vector<double> depth(n, 0.0);
-  // NLTK's clip: no boundary within the first/last 2..5 gaps.
-  size_t clip = std::min<size_t>(std::max<size_t>(n / 10, 2), 5);
-  for (size_t i = clip; i + clip < n; ++i) {
-    double lpeak = s[i], rpeak = s[i];
-    for (size_t j = i + 1; j-- > 0 && s[j] >= lpeak;) lpeak = s[j];
-    for (size_t j = i; j < n && s[j] >= rpeak; ++j) rpeak = s[j];
-    depth[i] = lpeak + rpeak - 2 * s[i];
-  }
+  std::vector<double> depth = depth_scores(s);
+  const size_t clip = std::min<size_t>(std::max<size_t>(n / 10, 2), 5);
+  for (size_t i = 0; i < n; ++i)
+    if (i < clip || i + clip >= n) depth[i] = 0.0;
   return depth;
 }
 
@@ -219,14 +216,17 @@ std::vector<double> texttiling_scores(std::string_view text,
   std::vector<double> smoothed = gap_scores;
   for (size_t r = 0; r < opts.smoothing_rounds; ++r)
     smoothed = smooth(smoothed, opts.smoothing_width + 1);
-  std::vector<double> depth = depth_scores(smoothed);
+  std::vector<double> depth = clipped_depth_scores(smoothed);
   std::vector<bool> boundary = identify_boundaries(depth, opts.liberal_cutoff);
 
   // NLTK's paragraph breaks: blank lines at least 100 characters (here bytes) after the last
   // accepted break, at the start of the blank-line whitespace; 0 is a break that makes no cut.
+  // snap_to_lines: every line break is a "paragraph" (sentence-per-line text has no blank line).
   std::vector<size_t> breaks{0}, break_candidate{0};
   for (size_t i = 0; i < candidates.size(); ++i) {
-    if (!candidates[i].is(CutType::kParagraph)) continue;
+    if (!candidates[i].is(CutType::kParagraph) &&
+        !(opts.snap_to_lines && candidates[i].type >= CutType::kLine))
+      continue;
     size_t ws_start = candidates[i].offset;
     while (ws_start > 0 && is_space(text[ws_start - 1])) --ws_start;
     if (ws_start - breaks.back() < 100) continue;

@@ -22,6 +22,9 @@ struct TextTilingOptions {
   // max(gap * w, w), which puts gap g about one pseudo-sentence early (gaps 0 and 1 coincide).
   // false: the first word of the pseudo-sentence after the gap.
   bool nltk_gap_positions = true;
+  // Snap boundaries to the nearest line break instead of the nearest blank line: the setting for
+  // sentence-per-line text, where NLTK's paragraph snapping finds nothing to snap to.
+  bool snap_to_lines = false;
 };
 
 // Intermediate values, for tests and for people tuning it.
@@ -32,7 +35,7 @@ struct TextTilingTrace {
 };
 
 // One score per candidate: 1 at the paragraph candidates the topic boundaries snap to, else 0.
-// Text without paragraph breaks (or too short for a few gaps) gets no cut.
+// Text without paragraph breaks (or too short for a few gaps) gets no cut, unless snap_to_lines.
 std::vector<double> texttiling_scores(std::string_view text,
                                       const std::vector<Candidate>& candidates,
                                       const TextTilingOptions& opts = {},

@@ -1,4 +1,4 @@
-// Block samples for distillation (src/data/block_samples.h): spans, caps by exact token count,
+// Block samples for distillation (src/blockdata/block_samples.h): spans, caps by exact token count,
 // packing, the held-out line filter, the JSON line.
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
 #include "core/io.h"
-#include "data/block_samples.h"
+#include "blockdata/block_samples.h"
 #include "data/synthetic_corpus.h"
 #include "data/synthetic_tasks.h"
 #include "expect_error.h"

@@ -28,7 +28,7 @@ TEST(SegmentApi, ParseMethod) {
     EXPECT_STREQ(method_name(parse_method(name)), name);
   std::string msg = error_of<InputError>([] { parse_method("bogus"); });
   EXPECT_CONTAINS(msg, "unknown method 'bogus'");
-  EXPECT_CONTAINS(msg, "fixed, recursive, sentence, paragraph, texttiling, learned, semantic");
+  EXPECT_CONTAINS(msg, "fixed, recursive, sentence, paragraph, texttiling, c99, learned, semantic");
 }
 
 TEST(SegmentApi, OptionErrors) {

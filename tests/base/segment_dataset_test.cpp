@@ -16,11 +16,11 @@
 #include "core/io.h"
 #include "data/document.h"
 #include "expect_error.h"
-#include "segment/dataset_blocks.h"
-#include "segment/dataset_builder.h"
-#include "segment/dataset_conversation.h"
-#include "segment/dataset_corpus.h"
-#include "segment/dataset_instance.h"
+#include "segdata/dataset_blocks.h"
+#include "segdata/dataset_builder.h"
+#include "segdata/dataset_conversation.h"
+#include "segdata/dataset_corpus.h"
+#include "segdata/dataset_instance.h"
 #include "test_util.h"
 
 namespace blockattn::segment {

@@ -15,8 +15,8 @@
 #include "segment/learned_half.h"
 #include "segment/learned_model.h"
 #include "segment/learned_train.h"
-#include "segment/seg_eval.h"
-#include "segment/seg_eval_gold.h"
+#include "segeval/seg_eval.h"
+#include "segment/gold_map.h"
 #include "segment/validate.h"
 #include "test_util.h"
 

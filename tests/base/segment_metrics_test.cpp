@@ -6,8 +6,8 @@
 
 #include "blockattn/error.h"
 #include "expect_error.h"
-#include "segment/metrics.h"
-#include "segment/units.h"
+#include "segeval/metrics.h"
+#include "segeval/units.h"
 
 namespace blockattn::segment {
 namespace {

@@ -257,6 +257,65 @@ TEST(Cli, SegmentRespectsTheCapAndReproducesTheInput) {
   EXPECT_TRUE(contains(replaced.out, "caf\xef\xbf\xbd au lait")) << replaced.out;
 }
 
+// Many documents in one process (a directory, a JSONL stream) give exactly what one run per file
+// gives; --blocks N gives N blocks.
+TEST(Cli, SegmentManyDocumentsEqualsOneRunPerFile) {
+  test::TempDir dir;
+  const std::string tok = " --tokenizer " + test::fixture("../../models/blockattn-10m");
+  std::filesystem::create_directory(dir / "docs");
+  std::vector<std::string> texts;
+  for (int d = 0; d < 3; ++d) {
+    std::string text;
+    for (int s = 0; s < 6 + d; ++s) {
+      text += "Part " + std::to_string(s) + " of document " + std::to_string(d) + "\n\n";
+      for (int p = 0; p < 4; ++p)
+        text += "Sentence " + std::to_string(p) + " says something about part " +
+                std::to_string(s) + ".\n";
+      text += "\n";
+    }
+    texts.push_back(text);
+    std::ofstream(dir / ("docs/d" + std::to_string(d) + ".txt"), std::ios::binary) << text;
+  }
+  std::string stream;
+  for (size_t d = 0; d < texts.size(); ++d)
+    stream += nlohmann::json{{"id", "doc" + std::to_string(d)}, {"text", texts[d]}}.dump() + "\n";
+  std::ofstream(dir / "docs.jsonl", std::ios::binary) << stream;
+  CliRun many =
+      run_cli("segment " + (dir / "docs") + tok + " --max-tokens 60 -o " + (dir / "many.jsonl"));
+  ASSERT_EQ(many.code, 0) << many.out;
+  CliRun jsonl = run_cli("segment --jsonl-input " + (dir / "docs.jsonl") + tok +
+                         " --max-tokens 60 -o " + (dir / "stream.jsonl"));
+  ASSERT_EQ(jsonl.code, 0) << jsonl.out;
+  std::ifstream many_in(dir / "many.jsonl"), stream_in(dir / "stream.jsonl");
+  for (size_t d = 0; d < texts.size(); ++d) {
+    std::string a, b;
+    ASSERT_TRUE(std::getline(many_in, a));
+    ASSERT_TRUE(std::getline(stream_in, b));
+    const auto ja = nlohmann::json::parse(a), jb = nlohmann::json::parse(b);
+    EXPECT_EQ(ja["id"].get<std::string>(), dir / ("docs/d" + std::to_string(d) + ".txt"));
+    EXPECT_EQ(jb["id"].get<std::string>(), "doc" + std::to_string(d));
+    CliRun one = run_cli("segment " + (dir / ("docs/d" + std::to_string(d) + ".txt")) + tok +
+                         " --max-tokens 60 -o " + (dir / "one.jsonl"));
+    ASSERT_EQ(one.code, 0) << one.out;
+    std::ifstream one_in(dir / "one.jsonl");
+    nlohmann::json blocks = nlohmann::json::array();
+    for (std::string line; std::getline(one_in, line);)
+      blocks.push_back(nlohmann::json::parse(line));
+    EXPECT_GT(blocks.size(), 1u);
+    EXPECT_EQ(ja["blocks"], blocks) << d;
+    EXPECT_EQ(jb["blocks"], blocks) << d;
+  }
+  for (const char* method : {"learned", "c99"}) {
+    CliRun four = run_cli("segment " + (dir / "docs/d2.txt") + tok + " --method " + method +
+                          " --blocks 4 --max-tokens 100000 -o " + (dir / "four.jsonl"));
+    ASSERT_EQ(four.code, 0) << four.out;
+    std::ifstream four_in(dir / "four.jsonl");
+    size_t n = 0;
+    for (std::string line; std::getline(four_in, line);) ++n;
+    EXPECT_EQ(n, 4u) << method;
+  }
+}
+
 TEST(Cli, ErrorsAreOneLineWithNonZeroExit) {
   test::TempDir dir;
   std::ofstream(dir / "empty.txt") << "";

@@ -1,5 +1,5 @@
 // `blockattn blockdata`: block samples for block-distillation training from JSONL documents
-// (src/data/block_samples.h, docs/data.md).
+// (src/blockdata/block_samples.h, docs/data.md).
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -10,7 +10,7 @@
 #include "blockattn/error.h"
 #include "commands.h"
 #include "core/io.h"
-#include "data/block_samples.h"
+#include "blockdata/block_samples.h"
 #include "data/synthetic_corpus.h"
 #include "segment_methods.h"
 

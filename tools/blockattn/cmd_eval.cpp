@@ -22,7 +22,7 @@
 #include "eval/suite_table.h"
 #include "model/model.h"
 #include "option_checks.h"
-#include "segment/dataset_instance.h"
+#include "segdata/dataset_instance.h"
 #include "train/progress.h"
 
 namespace blockattn::cli {

@@ -1,5 +1,6 @@
 // `blockattn segmenter train|eval`: the learned segmenter on the segmentation dataset
 // (`blockattn segdata build`), and the evaluation of every method at matched granularity.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -10,10 +11,10 @@
 #include "data/synthetic_corpus.h"
 #include "embed/semantic_scorer.h"
 #include "model/model.h"
-#include "segment/dataset_instance.h"
+#include "segdata/dataset_instance.h"
 #include "segment/learned_model.h"
 #include "segment/learned_train.h"
-#include "segment/seg_eval.h"
+#include "segeval/seg_eval.h"
 #include "segment_methods.h"
 
 namespace blockattn::cli {
@@ -30,10 +31,12 @@ std::vector<segment::SegInstance> read_instances(const std::string& dir, const s
 
 struct TrainArgs {
   std::string data, out;
+  bool no_content = false;
   segment::LearnedTrainOptions options;
 };
 
 int run_train(TrainArgs& a) {
+  if (!a.no_content) a.options.model.features.content_windows = segment::default_content_windows();
   auto train = read_instances(a.data, "train");
   auto validation = read_instances(a.data, "validation");
   std::fprintf(stderr, "segmenter: %zu training and %zu validation instances\n", train.size(),
@@ -62,27 +65,45 @@ int run_train(TrainArgs& a) {
 }
 
 struct EvalArgs {
-  std::string data, methods = "fixed,recursive,sentence,paragraph,texttiling,learned", json_out,
-                    md_out;
+  std::string data,
+      methods = "fixed,recursive,sentence,paragraph,texttiling,texttiling-lines,c99,learned",
+      json_out, md_out;
   MethodArgs method;  // tokenizer, segmenter, embedding model, cap
   size_t max_test = 0, max_validation = 0;
+  bool true_count = false;
 };
 
 int run_eval(const EvalArgs& a) {
   std::shared_ptr<Tokenizer> tok = load_tokenizer_any(a.method.tokenizer);
   const segment::TokenCounter count = segment::tokenizer_counter(*tok);
   std::vector<segment::EvalMethod> methods;
-  std::shared_ptr<const void> keep;
+  std::vector<std::shared_ptr<const void>> keep_alive;
+  const std::vector<segment::EvalMethod> baselines = segment::baseline_methods();
   for (const std::string& name : data::split_path_list(a.methods)) {
-    const segment::Method m = segment::parse_method(name);
+    // NAME=FILE: a learned segmenter from FILE in a row of its own (to compare models).
+    const size_t eq = name.find('=');
+    if (eq != std::string::npos) {
+      MethodArgs ma = a.method;
+      ma.method = "learned";
+      ma.segmenter = name.substr(eq + 1);
+      SegmenterSetup s = make_segmenter(ma);
+      methods.push_back(
+          segment::scorer_method(name.substr(0, eq), segment::Method::kLearned, s.options.scorer));
+      keep_alive.push_back(s.keep_alive);
+      continue;
+    }
+    auto baseline = std::find_if(baselines.begin(), baselines.end(),
+                                 [&](const segment::EvalMethod& b) { return b.name == name; });
+    const segment::Method m =
+        baseline != baselines.end() ? baseline->method : segment::parse_method(name);
     if (m == segment::Method::kLearned || m == segment::Method::kSemantic) {
       MethodArgs ma = a.method;
       ma.method = name;
       SegmenterSetup s = make_segmenter(ma);
       methods.push_back(segment::scorer_method(name, m, s.options.scorer));
-    } else {
-      for (const auto& b : segment::baseline_methods())
-        if (b.method == m) methods.push_back(b);
+      keep_alive.push_back(s.keep_alive);
+    } else if (baseline != baselines.end()) {
+      methods.push_back(*baseline);
     }
   }
   auto validation = read_instances(a.data, "validation", a.max_validation);
@@ -90,6 +111,7 @@ int run_eval(const EvalArgs& a) {
   segment::EvalOptions o;
   o.max_tokens = a.method.max_tokens;
   o.min_tokens = a.method.min_tokens;
+  o.true_count = a.true_count;
   o.progress = [](const std::string& line) { std::fprintf(stderr, "eval: %s\n", line.c_str()); };
   const segment::EvalResult r = segment::evaluate_segmenters(validation, test, methods, count, o);
   const std::string md = segment::eval_markdown(r);
@@ -121,6 +143,9 @@ Runner add_segmenter(CLI::App& app) {
       ->capture_default_str();
   train->add_option("--seed", t->options.seed, "Seed (same seed and data: identical model)")
       ->capture_default_str();
+  train->add_flag("--no-content", t->no_content,
+                  "Layout features only: no lexical-cohesion content signals (TF-IDF cosine at "
+                  "10/30/100 content words, depth, local rank; a version 1 model file)");
 
   auto* eval = cmd->add_subcommand("eval",
                                    "Every method at matched granularity on the test split: Pk, "
@@ -130,8 +155,12 @@ Runner add_segmenter(CLI::App& app) {
                    "Dataset directory (validation.jsonl tunes, test.jsonl scores)")
       ->required();
   eval->add_option("--methods", e->methods,
-                   "Comma-separated methods (semantic needs --embed-model)")
+                   "Comma-separated methods (semantic needs --embed-model); NAME=FILE adds a row "
+                   "NAME for the learned segmenter in FILE")
       ->capture_default_str();
+  eval->add_flag("--true-count", e->true_count,
+                 "Also cut every test instance into exactly its gold number of blocks with each "
+                 "scoring method (c99, learned, semantic): a second per-category table");
   eval->add_option("--max-tokens", e->method.max_tokens, "Every method's hard cap")
       ->capture_default_str();
   eval->add_option("--min-tokens", e->method.min_tokens, "Every method's minimum block size")

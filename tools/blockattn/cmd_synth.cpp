@@ -8,7 +8,7 @@
 #include "blockattn/tokenizer.h"
 #include "commands.h"
 #include "core/io.h"
-#include "data/block_samples.h"
+#include "blockdata/block_samples.h"
 #include "data/synthetic_corpus.h"
 #include "data/synthetic_tasks.h"
 

@@ -14,8 +14,9 @@
 namespace blockattn::cli {
 
 void add_method_options(CLI::App* cmd, MethodArgs& a) {
-  cmd->add_option("--method", a.method,
-                  "learned | fixed | recursive | sentence | paragraph | texttiling | semantic")
+  cmd->add_option(
+         "--method", a.method,
+         "learned | fixed | recursive | sentence | paragraph | texttiling | c99 | semantic")
       ->capture_default_str();
   cmd->add_option("--max-tokens", a.max_tokens, "Hard cap: no block has more tokens")
       ->check(integer_in(1, 1 << 24))
@@ -32,10 +33,14 @@ void add_method_options(CLI::App* cmd, MethodArgs& a) {
       ->check(integer_in(0, 1 << 24))
       ->capture_default_str();
   cmd->add_option("--threshold", a.threshold,
-                  "learned/semantic: cut where the score is at least this (default: the "
+                  "learned/semantic/c99: cut where the score is at least this (default: the "
                   "segmenter's tuned threshold; "
-                  "semantic 0.95, i.e. the 5% most distant neighbours)")
+                  "semantic 0.95, i.e. the 5% most distant neighbours; c99 0.5, Choi's own "
+                  "stopping rule, lower cuts more)")
       ->check(number_in(0, 1));
+  cmd->add_flag("--texttiling-lines", a.texttiling_lines,
+                "texttiling: snap boundaries to line breaks, not blank lines (for "
+                "sentence-per-line text)");
   cmd->add_option("--tokenizer", a.tokenizer,
                   "Tokenizer (file or model directory) that counts tokens")
       ->capture_default_str();
@@ -86,6 +91,7 @@ SegmenterSetup make_segmenter(const MethodArgs& args) {
   o.min_tokens = a.min_tokens;
   o.target_tokens = a.target_tokens;
   o.overlap_tokens = a.overlap_tokens;
+  o.texttiling.snap_to_lines = a.texttiling_lines;
   s.tokenizer = load_tokenizer_any(a.tokenizer);
   s.count = segment::tokenizer_counter(*s.tokenizer);
   if (o.method == segment::Method::kSemantic) {

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "segment/dataset_instance.h"
-#include "segment/dataset_windows.h"
+#include "segdata/dataset_instance.h"
+#include "segdata/dataset_windows.h"
 
 namespace blockattn::segment {
 

@@ -1,4 +1,4 @@
-#include "segment/seg_eval.h"
+#include "segeval/seg_eval.h"
 
 #include <algorithm>
 #include <chrono>
@@ -9,13 +9,15 @@
 
 #include "blockattn/error.h"
 #include "segment/granularity.h"
-#include "segment/metrics.h"
+#include "segeval/metrics.h"
 
 namespace blockattn::segment {
 
 namespace {
 
-bool is_scorer_method(Method m) { return m == Method::kLearned || m == Method::kSemantic; }
+bool is_scorer_method(Method m) {
+  return m == Method::kLearned || m == Method::kSemantic || m == Method::kC99;
+}
 
 // Tuning segments the validation split dozens of times with the same texts; every count is of
 // a span of one of those texts, so counts are memoised by (pointer, length). Valid only while
@@ -50,14 +52,16 @@ Scorer cached_scorer(const Scorer& inner, std::shared_ptr<std::map<const char*, 
   };
 }
 
+// blocks > 0: exactly that many blocks (SegmentOptions::blocks) instead of the knob.
 std::vector<Block> run_method(const EvalMethod& m, double knob, std::string_view text,
                               const EvalOptions& opts, const TokenCounter& count,
-                              const Scorer& scorer) {
+                              const Scorer& scorer, size_t blocks = 0) {
   SegmentOptions o;
   o.method = m.method;
   o.max_tokens = opts.max_tokens;
   o.min_tokens = opts.min_tokens;
   o.texttiling = m.texttiling;
+  o.blocks = blocks;
   switch (m.method) {
     case Method::kFixed:
     case Method::kRecursive:
@@ -68,6 +72,7 @@ std::vector<Block> run_method(const EvalMethod& m, double knob, std::string_view
     case Method::kTextTiling:
       o.texttiling.w = static_cast<size_t>(knob);
       break;
+    case Method::kC99:
     case Method::kLearned:
     case Method::kSemantic:
       o.threshold = knob;
@@ -168,6 +173,7 @@ Tuned search(size_t n, double target, size_t max_steps, const MeanAt& mean_at,
 const char* knob_name(Method m) {
   switch (m) {
     case Method::kTextTiling: return "w";
+    case Method::kC99:
     case Method::kLearned:
     case Method::kSemantic: return "threshold";
     default: return "target_tokens";
@@ -183,6 +189,15 @@ std::vector<EvalMethod> baseline_methods() {
     e.method = m;
     out.push_back(e);
   }
+  EvalMethod lines = out.back();
+  lines.name = "texttiling-lines";
+  lines.texttiling.snap_to_lines = true;
+  out.push_back(lines);
+  // C99 through a scorer, so that tuning computes its (costly) matrix once per text.
+  out.push_back(scorer_method("c99", Method::kC99,
+                              [](std::string_view text, const std::vector<Candidate>& cands) {
+                                return c99_scores(text, cands);
+                              }));
   return out;
 }
 
@@ -337,6 +352,19 @@ EvalResult evaluate_segmenters(const std::vector<SegInstance>& validation,
     }
     finish_mean(res.overall);
     for (auto& kv : res.by_category) finish_mean(kv.second);
+    if (opts.true_count && is_scorer_method(m.method)) {
+      res.has_true_count = true;
+      for (const SegInstance& inst : test) {
+        std::vector<Block> blocks = run_method(m, res.knob_value, inst.text, opts, count, m.scorer,
+                                               inst.boundaries.size() + 1);
+        EvalMetrics x =
+            score_instance(inst.text, inst.boundaries, blocks, opts.unit, opts.tolerance_words);
+        accumulate(res.true_count, x);
+        accumulate(res.true_count_by_category[inst.category], x);
+      }
+      finish_mean(res.true_count);
+      for (auto& kv : res.true_count_by_category) finish_mean(kv.second);
+    }
     res.seconds = seconds;
     res.mb_per_s = seconds > 0 ? r.test_bytes / 1e6 / seconds : 0.0;
     say("evaluated " + m.name + ": Pk " + std::to_string(res.overall.pk) + ", F1 " +

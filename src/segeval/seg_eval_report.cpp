@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "segment/seg_eval.h"
+#include "segeval/seg_eval.h"
 
 namespace blockattn::segment {
 
@@ -112,6 +112,37 @@ std::string eval_markdown(const EvalResult& r) {
     s += cell(m.overall, best_pk, best_f1) + "\n";
   }
 
+  // At the true count: the scoring methods with exactly the gold number of blocks per instance.
+  bool any_true = false;
+  for (const MethodResult& m : r.methods) any_true = any_true || m.has_true_count;
+  if (any_true) {
+    s += "\nPk / F1 per category at the true count (each test instance cut into exactly its gold "
+         "number of blocks: the highest-scored candidates; the cap can add blocks):\n\n| method |";
+    for (const std::string& c : r.categories)
+      s += " " + c + " (" + std::to_string(r.gold_by_category.at(c).instances) + ") |";
+    s += " overall |\n" + rule + " ---: |\n";
+    for (const MethodResult& m : r.methods) {
+      if (!m.has_true_count) continue;
+      s += "| " + m.name + " |";
+      for (const std::string& c : r.categories) {
+        double best_pk = 1e300, best_f1 = -1;
+        for (const MethodResult& x : r.methods)
+          if (x.has_true_count) {
+            best_pk = std::min(best_pk, x.true_count_by_category.at(c).pk);
+            best_f1 = std::max(best_f1, x.true_count_by_category.at(c).f1);
+          }
+        s += cell(m.true_count_by_category.at(c), best_pk, best_f1);
+      }
+      double best_pk = 1e300, best_f1 = -1;
+      for (const MethodResult& x : r.methods)
+        if (x.has_true_count) {
+          best_pk = std::min(best_pk, x.true_count.pk);
+          best_f1 = std::max(best_f1, x.true_count.f1);
+        }
+      s += cell(m.true_count, best_pk, best_f1) + "\n";
+    }
+  }
+
   s += "\nCandidate coverage of the test split's gold boundaries (exact: on a candidate offset; "
        "+indent: on one after skipping the line's indentation):\n\n"
        "| category | gold | exact | +indent | near | dropped |\n| --- | ---: | ---: | ---: | ---: | ---: |\n";
@@ -154,6 +185,11 @@ std::string eval_json(const EvalResult& r) {
     nlohmann::ordered_json cat = nlohmann::ordered_json::object();
     for (const auto& kv : m.by_category) cat[kv.first] = metrics_json(kv.second);
     x["by_category"] = cat;
+    if (m.has_true_count) {
+      nlohmann::ordered_json tc = nlohmann::ordered_json::object();
+      for (const auto& kv : m.true_count_by_category) tc[kv.first] = metrics_json(kv.second);
+      x["true_count"] = {{"overall", metrics_json(m.true_count)}, {"by_category", tc}};
+    }
     methods.push_back(x);
   }
   j["methods"] = methods;

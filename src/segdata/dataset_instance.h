@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "segment/dataset_counter.h"
+#include "segdata/dataset_counter.h"
 
 namespace blockattn::segment {
 
@@ -37,11 +37,12 @@ void check_instance(const SegInstance& inst);
 
 // One gold block. `contiguous` pieces continue the previous piece's document exactly (the
 // previous piece keeps its trailing whitespace); any other join trims the previous piece's
-// trailing whitespace and puts a blank line ("\n\n") between.
+// trailing whitespace and puts `separator` (a blank line by default) between.
 struct InstancePiece {
   std::string text;
   size_t tokens = 0;  // the piece counted alone: an estimate of its share of the instance
   bool contiguous = false;
+  std::string separator = "\n\n";  // must end with a line break (boundaries are line starts)
   std::vector<std::string> sources;
 };
 

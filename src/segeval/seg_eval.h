@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "segment/dataset_instance.h"
-#include "segment/seg_eval_gold.h"
+#include "segdata/dataset_instance.h"
+#include "segment/gold_map.h"
 #include "segment/segment.h"
-#include "segment/units.h"
+#include "segeval/units.h"
 
 namespace blockattn::segment {
 
@@ -34,7 +34,8 @@ struct EvalMethod {
   TextTilingOptions texttiling;  // texttiling's other parameters
 };
 
-// fixed, recursive, sentence, paragraph, texttiling (all tuned).
+// fixed, recursive, sentence, paragraph, texttiling, texttiling-lines (snap_to_lines), c99 (all
+// tuned; c99 through a scorer, its threshold the knob).
 std::vector<EvalMethod> baseline_methods();
 EvalMethod scorer_method(std::string name, Method method, Scorer scorer);
 // "target_tokens", "w" or "threshold".
@@ -46,6 +47,9 @@ struct EvalOptions {
   size_t tolerance_words = 1;  // the second F1: boundaries up to this many units apart match
   Unit unit = Unit::kWord;
   size_t max_tune_steps = 40;  // segmentations of the validation split per method, at most
+  // Also segment every test instance into exactly its gold number of blocks (SegmentOptions::
+  // blocks) with each scoring method (c99, learned, semantic): the result when the count is known.
+  bool true_count = false;
   std::function<void(const std::string&)> progress;  // one-line messages
 };
 
@@ -71,6 +75,10 @@ struct MethodResult {
   double seconds = 0;   // segmenting the test split (candidates, scoring, cap, exact counts)
   double mb_per_s = 0;  // test bytes / seconds
   size_t max_block_tokens = 0;  // largest test block by the exact count (never above max_tokens)
+  // EvalOptions::true_count, for scoring methods: the test split at the gold block count.
+  bool has_true_count = false;
+  EvalMetrics true_count;
+  std::map<std::string, EvalMetrics> true_count_by_category;
 };
 
 struct EvalResult {

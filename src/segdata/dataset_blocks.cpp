@@ -1,4 +1,4 @@
-#include "segment/dataset_blocks.h"
+#include "segdata/dataset_blocks.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "segment/dataset_conversation.h"
+#include "segdata/dataset_conversation.h"
 
 #include <cmath>
 #include <cstdio>

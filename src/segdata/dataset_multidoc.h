@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "segment/dataset_blocks.h"
-#include "segment/dataset_instance.h"
-#include "segment/dataset_windows.h"
+#include "segdata/dataset_blocks.h"
+#include "segdata/dataset_instance.h"
+#include "segdata/dataset_windows.h"
 
 namespace blockattn::segment {
 

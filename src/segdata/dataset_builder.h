@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "segment/dataset_datasheet.h"
+#include "segdata/dataset_datasheet.h"
 
 namespace blockattn::segment {
 

@@ -1,4 +1,4 @@
-#include "segment/dataset_multidoc.h"
+#include "segdata/dataset_multidoc.h"
 
 #include <algorithm>
 #include <cmath>

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "segment/dataset_corpus.h"
+#include "segdata/dataset_corpus.h"
 
 namespace blockattn::segment {
 

@@ -1,4 +1,4 @@
-#include "segment/dataset_corpus.h"
+#include "segdata/dataset_corpus.h"
 
 #include <algorithm>
 #include <map>

@@ -1,4 +1,4 @@
-#include "data/block_samples.h"
+#include "blockdata/block_samples.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "segment/dataset_counter.h"
+#include "segdata/dataset_counter.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,4 +1,4 @@
-#include "segment/seg_eval_gold.h"
+#include "segment/gold_map.h"
 
 #include <algorithm>
 #include <map>

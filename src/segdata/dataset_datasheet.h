@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "segment/dataset_instance.h"
+#include "segdata/dataset_instance.h"
 
 namespace blockattn::segment {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "segment/candidates.h"
-#include "segment/dataset_instance.h"
+#include "segdata/dataset_instance.h"
 
 namespace blockattn::segment {
 

@@ -1,4 +1,4 @@
-#include "segment/units.h"
+#include "segeval/units.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "segment/metrics.h"
+#include "segeval/metrics.h"
 
 #include <cmath>
 #include <string>

@@ -1,4 +1,4 @@
-#include "segment/dataset_builder.h"
+#include "segdata/dataset_builder.h"
 
 #include <algorithm>
 #include <atomic>
@@ -14,12 +14,13 @@
 #include "core/io.h"
 #include "core/parallel.h"
 #include "data/synthetic_rng.h"
-#include "segment/dataset_blocks.h"
-#include "segment/dataset_conversation.h"
-#include "segment/dataset_corpus.h"
-#include "segment/dataset_counter.h"
-#include "segment/dataset_multidoc.h"
-#include "segment/dataset_windows.h"
+#include "segdata/dataset_blocks.h"
+#include "segdata/dataset_conversation.h"
+#include "segdata/dataset_corpus.h"
+#include "segdata/dataset_counter.h"
+#include "segdata/dataset_multidoc.h"
+#include "segdata/dataset_topic.h"
+#include "segdata/dataset_windows.h"
 
 namespace blockattn::segment {
 namespace {
@@ -35,6 +36,13 @@ bool conversation_source(const std::string& category) {
   for (const char* c :
        {"manual", "book", "api-reference", "tutorial", "faq", "glossary", "license"})
     if (category == c) return true;
+  return false;
+}
+
+// Whether any split has instances of a built category (the topic ones need prose documents).
+bool seen_topic(const SegDataSheet& sheet, const std::string& cat) {
+  for (const auto& [split, by_cat] : sheet.stats)
+    if (auto it = by_cat.find(cat); it != by_cat.end() && it->second.instances > 0) return true;
   return false;
 }
 
@@ -234,6 +242,21 @@ class SplitBuilder {
                      {},
                      {}});
 
+    size_t topic_tokens = 0;
+    for (size_t i = 0; i < docs.size(); ++i)
+      if (topic_source(docs[i].category))
+        for (size_t t : tokens_[i]) topic_tokens += t;
+    for (TopicLayout layout : topic_layouts()) {
+      const std::string cat = topic_category(layout);
+      tasks.push_back({cat,
+                       fraction_of(topic_tokens),
+                       [this, &docs, split, layout, cat](WindowStats& ws) {
+                         return build_topic(docs, split, layout, cat, ws);
+                       },
+                       {},
+                       {}});
+    }
+
     std::vector<size_t> order(tasks.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(),
@@ -262,6 +285,26 @@ class SplitBuilder {
   }
 
  private:
+  // Topic-only instances of one layout (dataset_topic.h) from the prose documents of the split.
+  std::vector<SegInstance> build_topic(const std::vector<SourceDoc>& docs, const std::string& split,
+                                       TopicLayout layout, const std::string& cat,
+                                       WindowStats& ws) {
+    std::vector<RagItem> items;
+    data::SynthRng rng(stream_seed(opt_.seed, split, cat + "/items"));
+    for (const SourceDoc& d : docs) {
+      if (!topic_source(d.category)) continue;
+      auto its = topic_items(prose_sentences(d.text), d.source_package, d.ids_in(0, d.text.size()),
+                             layout, rng);
+      std::move(its.begin(), its.end(), std::back_inserter(items));
+    }
+    std::vector<std::string_view> texts;
+    for (const RagItem& it : items) texts.push_back(it.piece.text);
+    const std::vector<size_t> counts = counter_.count_many(texts, 1);
+    for (size_t i = 0; i < items.size(); ++i) items[i].piece.tokens = counts[i];
+    return build_multidoc(std::move(items), counter_, opt_.min_tokens, opt_.max_tokens,
+                          stream_seed(opt_.seed, split, cat), opt_.synthetic_fraction, ws);
+  }
+
   void compute_blocks(const std::vector<SourceDoc>& docs) {
     blocks_.assign(docs.size(), {});
     tokens_.assign(docs.size(), {});
@@ -409,6 +452,7 @@ SegDataReport build_segdata(const SegDataOptions& opt) {
     }
   seen.erase(kConversation);
   seen.erase(kMultiDocument);
+  for (TopicLayout layout : topic_layouts()) seen.erase(topic_category(layout));
   for (const std::string& cat : seen) {
     sheet.categories.push_back(cat);
     sheet.category_units.emplace_back(cat, policy_for(cat).unit);
@@ -421,6 +465,17 @@ SegDataReport build_segdata(const SegDataOptions& opt) {
   sheet.categories.push_back(kMultiDocument);
   sheet.category_units.emplace_back(
       kMultiDocument, "one document or excerpt (min_tokens/10 to min_tokens long, any category)");
+  for (TopicLayout layout : topic_layouts()) {
+    const std::string cat = topic_category(layout);
+    if (!seen_topic(sheet, cat)) continue;
+    sheet.categories.push_back(cat);
+    sheet.category_units.emplace_back(
+        cat, layout == TopicLayout::kLines
+                 ? "an excerpt of 3-40 prose sentences, one sentence per line, no formatting"
+             : layout == TopicLayout::kRunOn
+                 ? "an excerpt of 3-40 prose sentences in run-on paragraphs (one per line)"
+                 : "an excerpt of 3-40 prose sentences in paragraphs separated by blank lines");
+  }
 
   std::error_code ec;
   fs::create_directories(opt.out_dir, ec);

@@ -1,4 +1,4 @@
-#include "segment/dataset_windows.h"
+#include "segdata/dataset_windows.h"
 
 #include <cmath>
 

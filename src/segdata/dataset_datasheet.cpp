@@ -1,4 +1,4 @@
-#include "segment/dataset_datasheet.h"
+#include "segdata/dataset_datasheet.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "data/synthetic_rng.h"
-#include "segment/dataset_instance.h"
+#include "segdata/dataset_instance.h"
 
 namespace blockattn::segment {
 

@@ -1,4 +1,4 @@
-#include "segment/dataset_instance.h"
+#include "segdata/dataset_instance.h"
 
 #include <fstream>
 
@@ -76,7 +76,7 @@ void render_pieces(const std::vector<InstancePiece>& pieces, std::string& text,
     if (i > 0) {
       if (joined) {
         while (!text.empty() && is_space(text.back())) text.pop_back();
-        text += "\n\n";
+        text += pieces[i].separator;
       }
       boundaries.push_back(text.size());
     }
