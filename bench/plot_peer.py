@@ -27,7 +27,7 @@ def plot(csv_path, png_path):
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(tokens)
-    ax.set_xticklabels([f"{t / 1024:.0f}K" for t in tokens])
+    ax.set_xticklabels([f"{t / 1000:.0f}K" for t in tokens])
     ax.set_xlabel("prompt tokens (blocks of 500 tokens + a 24-token question)")
     ax.set_ylabel("time to first token, ms")
     ax.set_title("Llama-3-8B shape, bf16, one H200")
