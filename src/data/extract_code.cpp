@@ -13,11 +13,13 @@ namespace {
 struct Line {
   size_t begin = 0;  // byte offset of the line in the source
   std::string_view text;
-  int depth = 0;               // brace depth at the start of the line (C family)
-  bool in_comment = false;     // starts inside a block comment or multi-line string
+  int depth = 0;            // brace depth at the start of the line (C family)
+  bool in_comment = false;  // starts inside a block comment or multi-line string
 };
 
-bool is_ident(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$'; }
+bool is_ident(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$';
+}
 
 // Identifier starting at or after `from` (skipping spaces and '*').
 std::string ident_after(std::string_view s, size_t from) {
@@ -64,7 +66,8 @@ void scan_braces(std::vector<Line>& lines, CodeLanguage lang) {
     l.in_comment = block_comment || raw_quote;
     std::string_view t = l.text;
     size_t first = t.find_first_not_of(" \t");
-    bool pp = lang == CodeLanguage::kC && !block_comment && (continued_pp || (first != std::string_view::npos && t[first] == '#'));
+    bool pp = lang == CodeLanguage::kC && !block_comment &&
+              (continued_pp || (first != std::string_view::npos && t[first] == '#'));
     continued_pp = pp && !t.empty() && t.back() == '\\';
     if (pp) continue;
     bool extern_c = starts_with(t, "extern \"C\"");
@@ -75,8 +78,10 @@ void scan_braces(std::vector<Line>& lines, CodeLanguage lang) {
         continue;
       }
       if (raw_quote) {
-        if (c == '\\' && lang == CodeLanguage::kTypeScript) ++i;
-        else if (c == raw_quote) raw_quote = 0;
+        if (c == '\\' && lang == CodeLanguage::kTypeScript)
+          ++i;
+        else if (c == raw_quote)
+          raw_quote = 0;
         continue;
       }
       if (c == '/' && i + 1 < t.size() && t[i + 1] == '/') break;
@@ -112,7 +117,8 @@ bool comment_or_decorator(std::string_view t, CodeLanguage lang) {
   if (f == std::string_view::npos) return false;
   std::string_view s = t.substr(f);
   if (lang == CodeLanguage::kPython) return s[0] == '#' || s[0] == '@';
-  return starts_with(s, "//") || starts_with(s, "/*") || s[0] == '*' || (lang == CodeLanguage::kTypeScript && s[0] == '@');
+  return starts_with(s, "//") || starts_with(s, "/*") || s[0] == '*' ||
+         (lang == CodeLanguage::kTypeScript && s[0] == '@');
 }
 
 struct Unit {
@@ -130,8 +136,10 @@ void python_units(const std::vector<Line>& lines, std::vector<Unit>& out) {
     // Track triple-quoted strings by counting delimiters on the line (good enough for stdlib).
     for (size_t i = 0; i + 3 <= t.size(); ++i) {
       std::string_view d = t.substr(i, 3);
-      if (!triple && (d == "\"\"\"" || d == "'''")) triple = d[0], i += 2;
-      else if (triple && d[0] == triple && d[1] == triple && d[2] == triple) triple = 0, i += 2;
+      if (!triple && (d == "\"\"\"" || d == "'''"))
+        triple = d[0], i += 2;
+      else if (triple && d[0] == triple && d[1] == triple && d[2] == triple)
+        triple = 0, i += 2;
     }
     if (was_in_string) continue;
     int indent = 0;
@@ -140,7 +148,8 @@ void python_units(const std::vector<Line>& lines, std::vector<Unit>& out) {
     bool is_async = starts_with(s, "async def ");
     if (is_async) s.remove_prefix(6);
     bool is_def = starts_with(s, "def "), is_class = starts_with(s, "class ");
-    if (indent == 0 && !s.empty() && s[0] != '#' && s[0] != '@' && s[0] != ')' && !is_def && !is_class)
+    if (indent == 0 && !s.empty() && s[0] != '#' && s[0] != '@' && s[0] != ')' && !is_def &&
+        !is_class)
       in_class = false;  // other top-level code ends a class
     if (!is_def && !is_class) continue;
     std::string name = ident_after(s, is_def ? 4 : 6);
@@ -158,7 +167,8 @@ void c_units(const std::vector<Line>& lines, std::vector<Unit>& out) {
     const Line& l = lines[k];
     std::string_view t = l.text;
     if (l.depth != 0 || l.in_comment || t.empty() || !(is_ident(t[0]))) continue;
-    if (k > 0 && !lines[k - 1].text.empty() && lines[k - 1].text.back() == '\\') continue;  // macro body
+    if (k > 0 && !lines[k - 1].text.empty() && lines[k - 1].text.back() == '\\')
+      continue;  // macro body
     std::string_view s = t;
     for (const char* p : {"extern ", "static ", "inline ", "__extension__ ", "const "})
       if (starts_with(s, p)) s.remove_prefix(std::string_view(p).size());
@@ -173,7 +183,8 @@ void c_units(const std::vector<Line>& lines, std::vector<Unit>& out) {
     if (kind.empty() && starts_with(s, "typedef ")) {
       kind = "typedef";
       size_t fp = s.find("(*");
-      if (fp != std::string_view::npos) title = ident_after(s, fp + 2);
+      if (fp != std::string_view::npos)
+        title = ident_after(s, fp + 2);
       else if (size_t semi = s.rfind(';'); semi != std::string_view::npos) {
         size_t b = semi;
         while (b > 0 && (is_ident(s[b - 1]) || s[b - 1] == ']' || s[b - 1] == '[')) --b;
@@ -183,9 +194,13 @@ void c_units(const std::vector<Line>& lines, std::vector<Unit>& out) {
           if (starts_with(s.substr(8), kw)) title = ident_after(s, 8 + std::string_view(kw).size());
       }
     }
-    if (kind.empty() && s.find('(') != std::string_view::npos && s.find('=') == std::string_view::npos) {
+    if (kind.empty() && s.find('(') != std::string_view::npos &&
+        s.find('=') == std::string_view::npos) {
       std::string name = ident_before_paren(s);
-      if (name.empty() || std::all_of(name.begin(), name.end(), [](char c) { return std::isupper(static_cast<unsigned char>(c)) || c == '_' || std::isdigit(static_cast<unsigned char>(c)); }))
+      if (name.empty() || std::all_of(name.begin(), name.end(), [](char c) {
+            return std::isupper(static_cast<unsigned char>(c)) || c == '_' ||
+                   std::isdigit(static_cast<unsigned char>(c));
+          }))
         continue;  // MACRO_CALLS(...) at top level are not units
       kind = "function";
       title = name;
@@ -235,9 +250,10 @@ void ts_units(const std::vector<Line>& lines, std::vector<Unit>& out) {
         if (starts_with(s, p)) s.remove_prefix(std::string_view(p).size()), again = true;
     }
     static const std::pair<const char*, const char*> kKinds[] = {
-        {"interface ", "interface"}, {"class ", "class"}, {"function ", "function"}, {"namespace ", "namespace"},
-        {"module ", "namespace"},    {"type ", "type"},   {"enum ", "enum"},         {"const enum ", "enum"},
-        {"const ", "variable"},      {"let ", "variable"}, {"var ", "variable"}};
+        {"interface ", "interface"}, {"class ", "class"},      {"function ", "function"},
+        {"namespace ", "namespace"}, {"module ", "namespace"}, {"type ", "type"},
+        {"enum ", "enum"},           {"const enum ", "enum"},  {"const ", "variable"},
+        {"let ", "variable"},        {"var ", "variable"}};
     for (const auto& [kw, kind] : kKinds) {
       if (!starts_with(s, kw)) continue;
       size_t at = std::string_view(kw).size();
@@ -259,11 +275,16 @@ bool code_language_for(const std::string& path, CodeLanguage& lang) {
     std::string s(suf);
     return path.size() >= s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0;
   };
-  if (ends(".py")) lang = CodeLanguage::kPython;
-  else if (ends(".h") || ends(".c")) lang = CodeLanguage::kC;
-  else if (ends(".go")) lang = CodeLanguage::kGo;
-  else if (ends(".ts")) lang = CodeLanguage::kTypeScript;
-  else return false;
+  if (ends(".py"))
+    lang = CodeLanguage::kPython;
+  else if (ends(".h") || ends(".c"))
+    lang = CodeLanguage::kC;
+  else if (ends(".go"))
+    lang = CodeLanguage::kGo;
+  else if (ends(".ts"))
+    lang = CodeLanguage::kTypeScript;
+  else
+    return false;
   return true;
 }
 

@@ -24,8 +24,10 @@ std::string clean_text(std::string_view raw) {
         i += (i + 1 < raw.size() && raw[i + 1] == '\n') ? 2 : 1;
         continue;
       }
-      if (c == '\f') out += '\n';
-      else if (c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7F)) out += static_cast<char>(c);
+      if (c == '\f')
+        out += '\n';
+      else if (c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7F))
+        out += static_cast<char>(c);
       ++i;
       continue;
     }

@@ -54,8 +54,19 @@ enum Ns : uint64_t {
 
 // Line-shape fields, added to kNextLine/kNext2Line/kPrevLine.
 enum Field : uint64_t {
-  kLen, kWords, kIndent, kTab, kFirstClass, kLastClass, kFirstWord, kLastWord, kPrefix3,
-  kAllCaps, kTitle, kNumbered, kEmpty,
+  kLen,
+  kWords,
+  kIndent,
+  kTab,
+  kFirstClass,
+  kLastClass,
+  kFirstWord,
+  kLastWord,
+  kPrefix3,
+  kAllCaps,
+  kTitle,
+  kNumbered,
+  kEmpty,
 };
 
 inline uint64_t mix(uint64_t x) {  // splitmix64's finalizer
@@ -137,10 +148,10 @@ std::vector<Token> tokenize(std::string_view text) {
 }
 
 struct Lines {
-  std::vector<size_t> start;       // line i is [start[i], start[i+1]) including its '\n'
-  std::vector<uint8_t> blank;      // only whitespace
-  std::vector<uint8_t> run_after;  // non-blank lines from i on until a blank line (capped)
-  std::vector<uint8_t> run_before; // non-blank lines before i since a blank line (capped)
+  std::vector<size_t> start;        // line i is [start[i], start[i+1]) including its '\n'
+  std::vector<uint8_t> blank;       // only whitespace
+  std::vector<uint8_t> run_after;   // non-blank lines from i on until a blank line (capped)
+  std::vector<uint8_t> run_before;  // non-blank lines before i since a blank line (capped)
 };
 
 Lines split_lines(std::string_view text) {
@@ -162,7 +173,8 @@ Lines split_lines(std::string_view text) {
   constexpr uint8_t kCap = 12;
   l.run_after.assign(n + 1, 0);
   for (size_t i = n; i-- > 0;)
-    l.run_after[i] = l.blank[i] ? 0 : static_cast<uint8_t>(std::min<int>(kCap, l.run_after[i + 1] + 1));
+    l.run_after[i] =
+        l.blank[i] ? 0 : static_cast<uint8_t>(std::min<int>(kCap, l.run_after[i + 1] + 1));
   l.run_before.assign(n, 0);
   for (size_t i = 1; i < n; ++i)
     l.run_before[i] =
@@ -245,7 +257,8 @@ void line_shape(Emitter& e, uint64_t ns, const LineView& v) {
   uint64_t len_b = 0;
   while (len_b < 7 && s.size() > kLenEdges[len_b]) ++len_b;
   e.num(ns + kLen, len_b);
-  e.num(ns + kIndent, std::min<size_t>(v.indent, 3) + (v.indent > 4 ? 1 : 0) + (v.indent > 8 ? 1 : 0));
+  e.num(ns + kIndent,
+        std::min<size_t>(v.indent, 3) + (v.indent > 4 ? 1 : 0) + (v.indent > 8 ? 1 : 0));
   if (v.tab) e.num(ns + kTab, 1);
   e.num(ns + kFirstClass, char_class(static_cast<unsigned char>(s.front())));
   e.num(ns + kLastClass, char_class(static_cast<unsigned char>(s.back())));
@@ -360,7 +373,8 @@ void check_feature_config(const FeatureConfig& c) {
   auto bad = [](const std::string& what) { throw InputError("segmenter features: " + what); };
   if (c.bucket_bits < 8 || c.bucket_bits > 24)
     bad("bucket_bits " + std::to_string(c.bucket_bits) + " is outside 8..24");
-  if (c.window_words > 1024) bad("window_words " + std::to_string(c.window_words) + " is over 1024");
+  if (c.window_words > 1024)
+    bad("window_words " + std::to_string(c.window_words) + " is over 1024");
   if (c.bigram_words > c.window_words)
     bad("bigram_words (" + std::to_string(c.bigram_words) + ") is greater than window_words (" +
         std::to_string(c.window_words) + ")");
@@ -446,8 +460,8 @@ CandidateFeatures extract_features(std::string_view text, const std::vector<Cand
 
     int delta = static_cast<int>(next.indent) - static_cast<int>(prev.indent);
     e.num(kIndentDelta, delta > 0 ? 2 : delta < 0 ? 0 : 1);
-    e.num(kTypeBreaksIndent, static_cast<uint64_t>(c.type) * 64 + breaks * 8 +
-                                 std::min<size_t>(next.indent, 7));
+    e.num(kTypeBreaksIndent,
+          static_cast<uint64_t>(c.type) * 64 + breaks * 8 + std::min<size_t>(next.indent, 7));
     uint64_t prev_last = prev.s.empty() ? 0 : char_class(static_cast<unsigned char>(prev.s.back()));
     uint64_t next_first =
         next.s.empty() ? 0 : char_class(static_cast<unsigned char>(next.s.front()));

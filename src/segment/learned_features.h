@@ -41,7 +41,7 @@
 namespace blockattn::segment {
 
 struct FeatureConfig {
-  uint32_t bucket_bits = 16;  // hash space 2^bucket_bits, 8..24
+  uint32_t bucket_bits = 16;   // hash space 2^bucket_bits, 8..24
   uint32_t window_words = 24;  // bag of words each side
   uint32_t bigram_words = 6;   // bigrams among the nearest words each side
   uint32_t cohesion_words = 64;

@@ -36,9 +36,9 @@ void read_tensor(const SafetensorsFile& f, const char* name, DType dtype,
                  const std::vector<int64_t>& shape, void* dst) {
   const TensorInfo& t = f.at(name);
   if (t.dtype != dtype || t.shape != shape)
-    throw FormatError(f.path() + ": tensor '" + name + "' is " +
-                      std::string(dtype_name(t.dtype)) + " " + shape_string(t.shape) +
-                      ", expected " + std::string(dtype_name(dtype)) + " " + shape_string(shape));
+    throw FormatError(f.path() + ": tensor '" + name + "' is " + std::string(dtype_name(t.dtype)) +
+                      " " + shape_string(t.shape) + ", expected " + std::string(dtype_name(dtype)) +
+                      " " + shape_string(shape));
   f.read(t, dst);
 }
 

@@ -135,8 +135,9 @@ std::vector<std::pair<float, uint8_t>> validation_logits(const LearnedSegmenter&
     ex.clear();
     add_instance(inst, opts, ex);
     for (size_t i = 0; i < ex.rows(); ++i)
-      out.emplace_back(model.logit(ex.ids.data() + ex.row_begin[i], ex.row_begin[i + 1] - ex.row_begin[i]),
-                       ex.label[i]);
+      out.emplace_back(
+          model.logit(ex.ids.data() + ex.row_begin[i], ex.row_begin[i + 1] - ex.row_begin[i]),
+          ex.label[i]);
   }
   return out;
 }
@@ -164,7 +165,8 @@ void evaluate_validation(const LearnedSegmenter& model,
   r.val_recall = positives > 0 ? static_cast<double>(tp) / positives : 0.0;
   r.val_f1 = f1(r.val_precision, r.val_recall);
   // Best threshold: sweep the scores from the highest down, cutting at each distinct value.
-  std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::sort(scored.begin(), scored.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
   tp = fp = 0;
   r.best_f1 = 0;
   r.best_threshold = 0.5;
@@ -271,9 +273,10 @@ LearnedSegmenter train_segmenter(const std::vector<SegInstance>& train,
       }
   }
   if (positives == 0 || positives == total)
-    throw InputError("segmenter train: the training split needs both boundary and non-boundary "
-                     "candidates (" + std::to_string(positives) + " of " + std::to_string(total) +
-                     " are boundaries)");
+    throw InputError(
+        "segmenter train: the training split needs both boundary and non-boundary "
+        "candidates (" +
+        std::to_string(positives) + " of " + std::to_string(total) + " are boundaries)");
   ClassWeights cw;
   if (opts.balance_classes) {
     cw.pos = 0.5 * total / positives;
@@ -302,7 +305,8 @@ LearnedSegmenter train_segmenter(const std::vector<SegInstance>& train,
       for (size_t i : perm) {
         bool y = ex.label[i] != 0;
         double w = cw.of(y);
-        loss += w * trainer.step(ex.ids.data() + ex.row_begin[i], ex.row_begin[i + 1] - ex.row_begin[i], y, w);
+        loss += w * trainer.step(ex.ids.data() + ex.row_begin[i],
+                                 ex.row_begin[i + 1] - ex.row_begin[i], y, w);
         weight += w;
         r.positives += y;
       }

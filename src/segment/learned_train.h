@@ -23,8 +23,8 @@ namespace blockattn::segment {
 struct LearnedTrainOptions {
   LearnedConfig model;  // features, hidden size (the threshold is set by training)
   size_t epochs = 3;
-  double lr = 0.05;           // AdaGrad step size
-  double init_scale = 0.05;   // embedding init: uniform(-s, s)
+  double lr = 0.05;          // AdaGrad step size
+  double init_scale = 0.05;  // embedding init: uniform(-s, s)
   bool balance_classes = true;
   size_t gold_window_bytes = 16;
   size_t shuffle_buffer = 1 << 18;  // examples
@@ -62,7 +62,7 @@ using TrainProgress = std::function<void(const EpochReport&)>;
 // that maximises candidate-level F1 there; without, scale 1, bias 0, threshold 0.5.
 LearnedSegmenter train_segmenter(const std::vector<SegInstance>& train,
                                  const std::vector<SegInstance>& validation,
-                                 const LearnedTrainOptions& opts, const TrainProgress& progress = {},
-                                 TrainReport* report = nullptr);
+                                 const LearnedTrainOptions& opts,
+                                 const TrainProgress& progress = {}, TrainReport* report = nullptr);
 
 }  // namespace blockattn::segment

@@ -24,14 +24,16 @@ std::string directory_of(const std::string& path) {
 // A config token is "<s>", {"content": "<s>", ...} or null.
 std::optional<std::string> config_token(const nlohmann::json& v) {
   if (v.is_string()) return v.get<std::string>();
-  if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+  if (v.is_object() && v.contains("content") && v["content"].is_string())
+    return v["content"].get<std::string>();
   return std::nullopt;
 }
 
 }  // namespace
 
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& model_dir) {
-  if (!is_directory(model_dir)) throw IoError(model_dir + ": not a directory (looking for a tokenizer)");
+  if (!is_directory(model_dir))
+    throw IoError(model_dir + ": not a directory (looking for a tokenizer)");
   for (const char* name : {"tokenizer.json", "tokenizer.json.zst", "tokenizer.model"}) {
     std::string path = model_dir + "/" + name;
     if (file_exists(path)) return from_file(path);
@@ -50,7 +52,8 @@ std::unique_ptr<Tokenizer> Tokenizer::from_file(const std::string& path) {
     throw UnsupportedError(path + ": this build has no SentencePiece support");
 #endif
   } else {
-    throw UnsupportedError(path + ": unknown tokenizer file type (want .json, .json.zst or .model)");
+    throw UnsupportedError(path +
+                           ": unknown tokenizer file type (want .json, .json.zst or .model)");
   }
 
   if (!tok->eos_id_) {

@@ -14,8 +14,8 @@
 
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
-#include "core/io.h"
 #include "blockdata/block_samples.h"
+#include "core/io.h"
 #include "data/synthetic_corpus.h"
 #include "data/synthetic_tasks.h"
 #include "expect_error.h"

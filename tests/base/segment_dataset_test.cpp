@@ -31,9 +31,10 @@ using data::Section;
 
 // Deterministic filler prose: words from a small vocabulary chosen by an LCG.
 std::string prose(uint64_t& state, size_t words) {
-  static const char* const kWords[] = {"the",    "system", "reads",  "each", "value", "from",   "a",
-                                       "buffer", "and",    "writes", "it",   "to",    "disk",   "when",
-                                       "ready",  "while",  "users",  "wait", "for",   "result", "quickly"};
+  static const char* const kWords[] = {"the",  "system", "reads",  "each",   "value", "from",
+                                       "a",    "buffer", "and",    "writes", "it",    "to",
+                                       "disk", "when",   "ready",  "while",  "users", "wait",
+                                       "for",  "result", "quickly"};
   std::string s;
   for (size_t i = 0; i < words; ++i) {
     state = state * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -45,8 +46,8 @@ std::string prose(uint64_t& state, size_t words) {
 
 // A document whose sections are "<title>\n\n<paragraphs>" with offsets at the titles; levels
 // cycle 1, 2, 3 so level 3 must not become a boundary in prose categories.
-Document prose_doc(const std::string& id, const std::string& category, const std::string& package, int sections,
-                   uint64_t seed) {
+Document prose_doc(const std::string& id, const std::string& category, const std::string& package,
+                   int sections, uint64_t seed) {
   Document d;
   d.id = id;
   d.source_package = package;
@@ -56,7 +57,8 @@ Document prose_doc(const std::string& id, const std::string& category, const std
   uint64_t st = seed;
   for (int s = 0; s < sections; ++s) {
     const int level = 1 + s % 3;
-    const std::string title = "Heading " + id.substr(0, id.find('#')) + " part " + std::to_string(s);
+    const std::string title =
+        "Heading " + id.substr(0, id.find('#')) + " part " + std::to_string(s);
     d.structure.push_back({d.text.size(), level, level == 1 ? "chapter" : "section", title});
     d.text += title + "\n\n" + prose(st, 40) + "\n\n" + prose(st, 30) + "\n\n";
   }
@@ -102,7 +104,8 @@ Document dict_doc(const std::string& id, int entries, uint64_t seed) {
   return d;
 }
 
-void write_split(const std::string& dir, const std::string& split, const std::vector<Document>& docs) {
+void write_split(const std::string& dir, const std::string& split,
+                 const std::vector<Document>& docs) {
   std::string s;
   for (const Document& d : docs) s += data::to_json_line(d) + "\n";
   write_file_atomic(dir + "/" + split + ".jsonl", s);
@@ -117,7 +120,8 @@ std::map<std::string, std::vector<Document>> fixture_corpus() {
     const int n = std::string(split) == "train" ? 8 : 3;
     for (int i = 0; i < n; ++i) {
       const std::string tag = std::string(split) + std::to_string(i);
-      c[split].push_back(prose_doc("pg-doc/" + tag + "#0", "manual", "postgresql-doc", 6 + i % 3, seed++));
+      c[split].push_back(
+          prose_doc("pg-doc/" + tag + "#0", "manual", "postgresql-doc", 6 + i % 3, seed++));
       c[split].push_back(prose_doc("perl-doc/" + tag + "#0", "manual", "perl-doc", 5, seed++));
       c[split].push_back(go_doc("golang-src/" + tag + ".go#0", 8, seed++));
     }
@@ -171,7 +175,8 @@ std::vector<SegInstance> read_instances(const std::string& path) {
 
 std::map<std::string, std::vector<SegInstance>> read_all(const std::string& dir) {
   std::map<std::string, std::vector<SegInstance>> out;
-  for (const char* split : {"train", "validation", "test"}) out[split] = read_instances(dir + "/" + split + ".jsonl");
+  for (const char* split : {"train", "validation", "test"})
+    out[split] = read_instances(dir + "/" + split + ".jsonl");
   return out;
 }
 
@@ -237,7 +242,8 @@ TEST(SegmentDatasetCorpus, JoinsPartsAndRefinesCategories) {
   ASSERT_NE(joined, nullptr);
   EXPECT_EQ(joined->part_ids, (std::vector<std::string>{"pg-doc/long#0", "pg-doc/long#1"}));
   EXPECT_EQ(joined->structure.size(), 10u);
-  for (const Section& s : joined->structure) EXPECT_EQ(joined->text.compare(s.offset, s.title.size(), s.title), 0);
+  for (const Section& s : joined->structure)
+    EXPECT_EQ(joined->text.compare(s.offset, s.title.size(), s.title), 0);
   EXPECT_EQ(joined->ids_in(0, 10), std::vector<std::string>{"pg-doc/long#0"});
   EXPECT_EQ(joined->ids_in(0, joined->text.size()).size(), 2u);
 
@@ -255,7 +261,8 @@ TEST(SegmentDatasetCorpus, JoinsPartsAndRefinesCategories) {
   EXPECT_LT(head.text.size() + tail.text.size(), joined->text.size());
   for (const Section& sec : head.structure) EXPECT_LT(sec.offset, head.text.size());
 
-  Document faq = prose_doc("perl-doc/usr/share/perl/pod/perlfaq4.pod#0", "manual", "perl-doc", 3, 1);
+  Document faq =
+      prose_doc("perl-doc/usr/share/perl/pod/perlfaq4.pod#0", "manual", "perl-doc", 3, 1);
   EXPECT_EQ(refine_category(faq), "faq");
   Document book = prose_doc("debian-handbook/ch01.html#0", "manual", "debian-handbook", 3, 1);
   EXPECT_EQ(refine_category(book), "book");
@@ -290,7 +297,8 @@ TEST(SegmentDataset, InstancesAreValidAndInRange) {
     }
   }
   EXPECT_EQ(n, r.instances);
-  for (const char* c : {"manual", "go", "dictionary", "conversation", "multi-document"}) EXPECT_TRUE(categories.count(c)) << c;
+  for (const char* c : {"manual", "go", "dictionary", "conversation", "multi-document"})
+    EXPECT_TRUE(categories.count(c)) << c;
   EXPECT_EQ(r.files.size(), 5u);
 }
 
@@ -304,7 +312,8 @@ TEST(SegmentDataset, BoundariesAreTheSectionStarts) {
   for (const auto& [split, docs] : f.corpus)
     for (const Document& d : docs)
       if (d.category == "manual")
-        for (const Section& s : d.structure) (s.level <= 2 ? block_titles : level3_titles).insert(s.title + "\n");
+        for (const Section& s : d.structure)
+          (s.level <= 2 ? block_titles : level3_titles).insert(s.title + "\n");
   size_t checked = 0;
   for (const auto& [split, insts] : read_all(o.out_dir))
     for (const SegInstance& s : insts) {
@@ -352,8 +361,11 @@ TEST(SegmentDataset, DeterministicForASeed) {
   Fixture f;
   build_segdata(f.options("a"));
   build_segdata(f.options("b"));
-  for (const char* file : {"train.jsonl", "validation.jsonl", "test.jsonl", "datasheet.md", "datasheet.json"})
-    EXPECT_EQ(read_file(f.dir / (std::string("a/") + file)), read_file(f.dir / (std::string("b/") + file))) << file;
+  for (const char* file :
+       {"train.jsonl", "validation.jsonl", "test.jsonl", "datasheet.md", "datasheet.json"})
+    EXPECT_EQ(read_file(f.dir / (std::string("a/") + file)),
+              read_file(f.dir / (std::string("b/") + file)))
+        << file;
   SegDataOptions other = f.options("c");
   other.seed = 2;
   build_segdata(other);
@@ -444,7 +456,8 @@ TEST(SegmentDataset, DatasheetCountsMatchTheFiles) {
   EXPECT_EQ(boundaries, r.boundaries);
   EXPECT_EQ(j["buckets"].size(), 3u);  // 64-128, 128-256, 256-512
   const std::string md = read_file(o.out_dir + "/datasheet.md");
-  for (const char* s : {"| manual |", "| conversation |", "| multi-document |", "mean block tokens", "64-128"})
+  for (const char* s :
+       {"| manual |", "| conversation |", "| multi-document |", "mean block tokens", "64-128"})
     EXPECT_CONTAINS(md, s);
 }
 
@@ -464,7 +477,8 @@ TEST(SegmentDataset, CapsAndRebalancing) {
   test::TempDir dir;
   std::filesystem::create_directories(dir / "corpus");
   std::vector<Document> train;
-  for (int i = 0; i < 20; ++i) train.push_back(prose_doc("pg-doc/r" + std::to_string(i) + "#0", "manual", "pg", 8, i));
+  for (int i = 0; i < 20; ++i)
+    train.push_back(prose_doc("pg-doc/r" + std::to_string(i) + "#0", "manual", "pg", 8, i));
   write_split(dir / "corpus", "train", train);
   write_split(dir / "corpus", "validation", {});
   write_split(dir / "corpus", "test", {});
@@ -509,8 +523,9 @@ TEST(SegmentDatasetConversation, TopicsReadAsQuestions) {
   EXPECT_EQ(topic_of("SEE ALSO", "ls(1)"), "See also of ls(1)");
   EXPECT_EQ(topic_of("Synopsis", "git-push"), "Synopsis of git-push");
   ChatPassage p;
-  EXPECT_TRUE(make_passage("Title here\n\nFirst paragraph " + std::string(80, 'x') + "\n\nSecond.\n\n", "Title here",
-                           "", p));
+  EXPECT_TRUE(
+      make_passage("Title here\n\nFirst paragraph " + std::string(80, 'x') + "\n\nSecond.\n\n",
+                   "Title here", "", p));
   EXPECT_EQ(p.topic, "Title here");
   EXPECT_EQ(p.paragraphs.size(), 2u);
   EXPECT_FALSE(make_passage("Other title\n\nbody " + std::string(100, 'y'), "Title here", "", p));
@@ -524,7 +539,8 @@ TEST(SegmentDataset, Errors) {
 
   std::filesystem::create_directories(f.dir / "empty");
   o.corpus_dir = f.dir / "empty";
-  EXPECT_CONTAINS(test::error_of<InputError>([&] { build_segdata(o); }), "train.jsonl, validation.jsonl, test.jsonl");
+  EXPECT_CONTAINS(test::error_of<InputError>([&] { build_segdata(o); }),
+                  "train.jsonl, validation.jsonl, test.jsonl");
 
   for (const char* split : {"train", "validation", "test"}) write_split(f.dir / "empty", split, {});
   EXPECT_CONTAINS(test::error_of<InputError>([&] { build_segdata(o); }), "no documents");
@@ -533,7 +549,8 @@ TEST(SegmentDataset, Errors) {
   std::filesystem::create_directories(f.dir / "bad");
   write_split(f.dir / "bad", "train", f.corpus["train"]);
   write_split(f.dir / "bad", "test", {});
-  write_file_atomic(f.dir / "bad/validation.jsonl", data::to_json_line(f.corpus["validation"][0]) + "\n{\"id\": 3}\n");
+  write_file_atomic(f.dir / "bad/validation.jsonl",
+                    data::to_json_line(f.corpus["validation"][0]) + "\n{\"id\": 3}\n");
   o.corpus_dir = f.dir / "bad";
   EXPECT_CONTAINS(test::error_of<FormatError>([&] { build_segdata(o); }), "validation.jsonl:2:");
 
@@ -541,7 +558,8 @@ TEST(SegmentDataset, Errors) {
   Document broken = f.corpus["train"][0];
   broken.structure.back().offset = broken.text.size() + 5;
   write_file_atomic(f.dir / "bad/validation.jsonl", data::to_json_line(broken) + "\n");
-  EXPECT_CONTAINS(test::error_of<FormatError>([&] { build_segdata(o); }), "validation.jsonl:1: section");
+  EXPECT_CONTAINS(test::error_of<FormatError>([&] { build_segdata(o); }),
+                  "validation.jsonl:1: section");
 
   // Documents far below the minimum length: nothing to build.
   o = f.options("out");

@@ -48,8 +48,7 @@ SegInstance make_instance(uint64_t seed, const std::string& category, const std:
 std::vector<SegInstance> make_split(const std::string& split, uint64_t seed, size_t per_category) {
   std::vector<SegInstance> out;
   for (const char* cat : {"alpha", "beta", "gamma"})
-    for (size_t i = 0; i < per_category; ++i)
-      out.push_back(make_instance(seed++, cat, split));
+    for (size_t i = 0; i < per_category; ++i) out.push_back(make_instance(seed++, cat, split));
   return out;
 }
 
@@ -233,7 +232,8 @@ TEST(SegmentEval, Errors) {
   const auto test = make_split("test", 100, 1);
   auto count = word_counter();
   EvalOptions o;
-  auto run = [&](std::vector<SegInstance> v, std::vector<SegInstance> t, std::vector<EvalMethod> m) {
+  auto run = [&](std::vector<SegInstance> v, std::vector<SegInstance> t,
+                 std::vector<EvalMethod> m) {
     return [=, &count] { evaluate_segmenters(v, t, m, count, o); };
   };
   EXPECT_CONTAINS(error_of<InputError>(run(val, {}, baseline_methods())), "no test instances");

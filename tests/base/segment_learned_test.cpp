@@ -12,11 +12,11 @@
 #include "checkpoint/safetensors.h"
 #include "core/io.h"
 #include "expect_error.h"
+#include "segeval/seg_eval.h"
+#include "segment/gold_map.h"
 #include "segment/learned_half.h"
 #include "segment/learned_model.h"
 #include "segment/learned_train.h"
-#include "segeval/seg_eval.h"
-#include "segment/gold_map.h"
 #include "segment/validate.h"
 #include "test_util.h"
 
@@ -81,7 +81,6 @@ LearnedTrainOptions small_options() {
   return o;
 }
 
-
 TEST(SegmentLearned, HalfRoundTrip) {
   for (float v : {0.0f, 1.0f, -2.5f, 0.333251953125f, 65504.0f, 6.103515625e-05f, 5.9604645e-08f})
     EXPECT_EQ(half_to_float(float_to_half(v)), v) << v;
@@ -92,7 +91,8 @@ TEST(SegmentLearned, HalfRoundTrip) {
 }
 
 TEST(SegmentLearned, FeaturesOnlyForLineLevelCandidates) {
-  const std::string text = "Intro text. More words here.\n\n2.1 Next Heading\n\nBody of it.\nLine two.";
+  const std::string text =
+      "Intro text. More words here.\n\n2.1 Next Heading\n\nBody of it.\nLine two.";
   const std::vector<Candidate> cands = find_candidates(text);
   FeatureConfig fc;
   CandidateFeatures f = extract_features(text, cands, fc);
@@ -150,7 +150,8 @@ TEST(SegmentLearned, GoldMapping) {
   EXPECT_EQ(m.exact, 2u);
   EXPECT_EQ(m.snapped, 2u);
   EXPECT_EQ(m.near, 1u);
-  GoldMap far = map_gold_to_candidates("abcdefghijklmnopqrstuvwxyz z", find_candidates("abcdefghijklmnopqrstuvwxyz z"), {3}, 4);
+  GoldMap far = map_gold_to_candidates("abcdefghijklmnopqrstuvwxyz z",
+                                       find_candidates("abcdefghijklmnopqrstuvwxyz z"), {3}, 4);
   EXPECT_EQ(far.dropped, 1u);
   EXPECT_EQ(far.candidate[0], GoldMap::kNone);
   EXPECT_EQ(snap_gold_offsets(text, {4, 14, 18}), (std::vector<size_t>{8, 14, 19}));
@@ -162,8 +163,8 @@ TEST(SegmentLearned, TrainingLearnsHeadings) {
   const auto test = synthetic_split(900, 10, "test");
   std::vector<EpochReport> epochs;
   TrainReport rep;
-  LearnedSegmenter m = train_segmenter(train, val, small_options(),
-                                       [&](const EpochReport& r) { epochs.push_back(r); }, &rep);
+  LearnedSegmenter m = train_segmenter(
+      train, val, small_options(), [&](const EpochReport& r) { epochs.push_back(r); }, &rep);
   ASSERT_EQ(epochs.size(), 3u);
   EXPECT_EQ(rep.epochs.size(), 3u);
   EXPECT_LT(epochs.back().train_loss, epochs.front().train_loss);
@@ -276,7 +277,7 @@ TEST(SegmentLearned, ScorerRespectsHardCap) {
   o.threshold = 0.5;
   std::vector<std::string> texts;
   for (uint64_t s = 0; s < 4; ++s) texts.push_back(synthetic_doc(7000 + s, "test").text);
-  texts.push_back(std::string(200000, 'x'));                // one line, no separator
+  texts.push_back(std::string(200000, 'x'));                 // one line, no separator
   texts.push_back("a" + std::string(5000, ' ') + "b\n\nc");  // a long run of whitespace
   std::string minified;
   for (int i = 0; i < 3000; ++i) minified += "f(" + std::to_string(i) + ");";

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "blockattn/error.h"
+#include "blockdata/block_samples.h"
 #include "commands.h"
 #include "core/io.h"
-#include "blockdata/block_samples.h"
 #include "data/synthetic_corpus.h"
 #include "segment_methods.h"
 

@@ -12,9 +12,9 @@
 #include "embed/semantic_scorer.h"
 #include "model/model.h"
 #include "segdata/dataset_instance.h"
+#include "segeval/seg_eval.h"
 #include "segment/learned_model.h"
 #include "segment/learned_train.h"
-#include "segeval/seg_eval.h"
 #include "segment_methods.h"
 
 namespace blockattn::cli {

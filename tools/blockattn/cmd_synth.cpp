@@ -6,9 +6,9 @@
 
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
+#include "blockdata/block_samples.h"
 #include "commands.h"
 #include "core/io.h"
-#include "blockdata/block_samples.h"
 #include "data/synthetic_corpus.h"
 #include "data/synthetic_tasks.h"
 
@@ -60,7 +60,8 @@ int run_synth(const SynthArgs& a) {
   for (size_t i = 0; i < a.n; ++i) {
     data::SynthItem item = gen.make(i);
     text_tokens += gen.sampler().tokens(item.text(format));
-    out << (as_blocks ? data::to_json_line(data::block_sample(item, format)) : item.to_json_line(format))
+    out << (as_blocks ? data::to_json_line(data::block_sample(item, format))
+                      : item.to_json_line(format))
         << '\n';
   }
   out.close();
@@ -68,10 +69,11 @@ int run_synth(const SynthArgs& a) {
     std::remove(tmp.c_str());
     throw IoError(errno_message(a.out));
   }
-  std::printf("wrote %zu %s items (%s split, seed %llu) to %s\n", a.n, a.task.c_str(), a.split.c_str(),
-              static_cast<unsigned long long>(a.seed), a.out.c_str());
-  std::printf("%zu passages of ~%zu tokens from %zu documents; %.0f %s per item on average\n", a.passages,
-              a.passage_tokens, gen.sampler().documents(), static_cast<double>(text_tokens) / a.n,
+  std::printf("wrote %zu %s items (%s split, seed %llu) to %s\n", a.n, a.task.c_str(),
+              a.split.c_str(), static_cast<unsigned long long>(a.seed), a.out.c_str());
+  std::printf("%zu passages of ~%zu tokens from %zu documents; %.0f %s per item on average\n",
+              a.passages, a.passage_tokens, gen.sampler().documents(),
+              static_cast<double>(text_tokens) / a.n,
               tokenizer ? "tokens" : "tokens (bytes/4 estimate)");
   return 0;
 }
@@ -79,26 +81,35 @@ int run_synth(const SynthArgs& a) {
 }  // namespace
 
 Runner add_synth(CLI::App& app) {
-  auto* cmd = app.add_subcommand("synth", "Generate synthetic long-context tasks (JSONL) from corpus documents");
+  auto* cmd = app.add_subcommand(
+      "synth", "Generate synthetic long-context tasks (JSONL) from corpus documents");
   auto args = std::make_shared<SynthArgs>();
-  cmd->add_option("--corpus", args->corpus, "JSONL documents with a \"text\" field; several: a,b,c")->required();
+  cmd->add_option("--corpus", args->corpus, "JSONL documents with a \"text\" field; several: a,b,c")
+      ->required();
   cmd->add_option("--out", args->out, "Output JSONL file")->required();
-  cmd->add_option("--task", args->task, "retrieval | two-facts | distractors | far")->capture_default_str();
+  cmd->add_option("--task", args->task, "retrieval | two-facts | distractors | far")
+      ->capture_default_str();
   cmd->add_option("--n", args->n, "Number of items")->capture_default_str();
-  cmd->add_option("--format", args->format,
-                  "Prompt layout of the \"text\" field: chatml (the engine's layout for models whose tokenizer has "
-                  "<|im_start|>, e.g. ours) | plain (\"Question: ...\\nAnswer:\") | raw | blocks (each line a block "
-                  "sample: {id, category, blocks}, the last block question + answer in --chat's layout)")
+  cmd->add_option(
+         "--format", args->format,
+         "Prompt layout of the \"text\" field: chatml (the engine's layout for models whose "
+         "tokenizer has "
+         "<|im_start|>, e.g. ours) | plain (\"Question: ...\\nAnswer:\") | raw | blocks (each line "
+         "a block "
+         "sample: {id, category, blocks}, the last block question + answer in --chat's layout)")
       ->capture_default_str();
   cmd->add_option("--chat", args->chat, "--format blocks: chatml | plain, the final block's layout")
       ->capture_default_str();
-  cmd->add_option("--passages", args->passages, "Passages per item (1..256)")->capture_default_str();
+  cmd->add_option("--passages", args->passages, "Passages per item (1..256)")
+      ->capture_default_str();
   cmd->add_option("--passage-tokens", args->passage_tokens, "Target tokens per passage (16..8192)")
       ->capture_default_str();
   cmd->add_option("--split", args->split, "train | eval (disjoint names, values and documents)")
       ->capture_default_str();
-  cmd->add_option("--seed", args->seed, "Seed; item i depends only on (seed, split, task, i)")->capture_default_str();
-  cmd->add_option("--tokenizer", args->tokenizer_dir, "Tokenizer directory to count passage tokens exactly");
+  cmd->add_option("--seed", args->seed, "Seed; item i depends only on (seed, split, task, i)")
+      ->capture_default_str();
+  cmd->add_option("--tokenizer", args->tokenizer_dir,
+                  "Tokenizer directory to count passage tokens exactly");
   return [args] { return run_synth(*args); };
 }
 

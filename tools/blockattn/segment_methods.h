@@ -19,7 +19,7 @@ namespace blockattn::cli {
 struct MethodArgs {
   std::string method = "learned";
   size_t max_tokens = 512, min_tokens = 0, target_tokens = 0, overlap_tokens = 0;
-  double threshold = -1;                           // < 0: the method's default
+  double threshold = -1;  // < 0: the method's default
   bool texttiling_lines = false;
   std::string tokenizer = "models/blockattn-10m";  // file or model directory
   std::string model = "models/blockattn-10m";      // semantic: embedding model
