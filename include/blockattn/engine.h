@@ -84,8 +84,19 @@ struct KVStoreConfig {
   uint64_t redis_chunk_bytes = 16ull << 20;     // entries above this many bytes are chunked
 };
 
+// Which requests a LoRA adapter (EngineConfig::adapter_dir) serves. An adapter distilled for
+// block attention (`blockattn distill` with "lora") is meant for block mode; full attention is
+// then exactly the base model.
+enum class AdapterMode { kBlock, kAlways };
+
 struct EngineConfig {
   std::string model_dir;
+  // A LoRA adapter in PEFT's layout (adapter_config.json + adapter_model.safetensors), or empty.
+  // It is merged into a second copy of the weights at create() (one more copy of device
+  // memory, no per-token cost); cached blocks carry that copy's fingerprint, so KV of different
+  // adapters never mixes.
+  std::string adapter_dir;
+  AdapterMode adapter_mode = AdapterMode::kBlock;
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   std::string dtype = "auto";   // auto (bf16 on CUDA, fp32 on CPU) | float32 | bfloat16 | float16
   int sink_tokens = -1;         // block sink tokens per block; -1 = the model's config (default 0)
@@ -172,6 +183,8 @@ struct ModelInfo {
   std::string tokenizer;  // kind + vocabulary size
   int sink_tokens = 0;
   std::string fingerprint;
+  std::string
+      adapter;  // "" without an adapter, else "<dir>: LoRA rank R, alpha A, <targets>, <mode>"
 };
 
 struct TierCacheStats {

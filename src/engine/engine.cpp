@@ -15,6 +15,7 @@
 #include "core/utf8.h"
 #include "engine/sampler.h"
 #include "model/compat.h"
+#include "model/lora.h"
 #include "model/torch_dtype.h"
 #include "tokenizer/chat_format.h"
 #include "tokenizer/text_stream.h"
@@ -55,7 +56,15 @@ uint64_t host_budget(const KVStoreConfig& cache, const torch::Device& device) {
 
 struct Engine::Impl {
   EngineConfig config;
-  std::shared_ptr<Model> model;
+  std::shared_ptr<Model> model;        // the base: full-mode requests (unless AdapterMode::kAlways)
+  std::shared_ptr<Model> block_model;  // block mode and the block cache: `model`, or it with the
+                                       // adapter merged in
+  std::string adapter_description;     // ModelInfo::adapter
+  const Model& model_for(AttentionMode mode) const {
+    return mode == AttentionMode::kBlock || config.adapter_mode == AdapterMode::kAlways
+               ? *block_model
+               : *model;
+  }
   std::unique_ptr<Tokenizer> tokenizer;
   SinkConfig sinks;
   std::unique_ptr<BlockStore> store;
@@ -113,7 +122,8 @@ struct Engine::Impl {
 
 struct Session::Impl {
   Engine::Impl* engine = nullptr;
-  GenerateRequest request;  // kept for the stop strings and the mode
+  const Model* model = nullptr;  // engine->model_for(request.mode)
+  GenerateRequest request;       // kept for the stop strings and the mode
   PromptLayout layout;
   int64_t max_new = 0;
   std::vector<int32_t> eos;
@@ -126,7 +136,11 @@ struct Session::Impl {
   bool prefilled = false, finished = false;
 
   Impl(Engine::Impl* e, const GenerateRequest& r)
-      : engine(e), request(r), sampler(r.sampling), stream(*e->tokenizer, r.stop) {}
+      : engine(e),
+        model(&e->model_for(r.mode)),
+        request(r),
+        sampler(r.sampling),
+        stream(*e->tokenizer, r.stop) {}
 
   void finish(const std::string& reason, StepOutput& out) {
     finished = true;
@@ -210,7 +224,7 @@ void Session::prefill() {
   Impl& s = *impl_;
   if (s.prefilled) throw Error("internal: prefill() called twice");
   if (s.finished) throw Error("internal: prefill() of a finished session");
-  const Model& model = *s.engine->model;
+  const Model& model = *s.model;
   const auto t_prefill = Clock::now();
   try {
     // Room for the generated tokens, and for the padding a graphed forward of the prompt's last
@@ -251,26 +265,10 @@ void Session::prefill() {
 
 namespace {
 
-// One step of several sessions of one engine (Engine::step_batch; Session::step is a batch of one).
-std::vector<StepOutput> step_sessions(const std::vector<Session::Impl*>& sessions) {
-  std::vector<StepOutput> outs(sessions.size());
-  std::vector<Session::Impl*> running;
-  std::vector<int64_t> tokens;
-  for (size_t i = 0; i < sessions.size(); ++i) {
-    Session::Impl& s = *sessions[i];
-    if (!s.prefilled) throw Error("internal: step() before prefill()");
-    if (s.finished) {
-      outs[i].finished = true;
-      outs[i].finish_reason = s.result.finish_reason;
-      continue;
-    }
-    if (s.sample(outs[i])) {
-      running.push_back(&s);
-      tokens.push_back(outs[i].token);
-    }
-  }
-  if (running.empty()) return outs;
-  const Model& model = *running[0]->engine->model;
+// One forward of the sampled `tokens` of `running` (sessions of `model`): each session's logits
+// for its next token.
+void decode_step(const Model& model, const std::vector<Session::Impl*>& running,
+                 const std::vector<int64_t>& tokens) {
   try {
     if (running.size() == 1) {
       Session::Impl& s = *running[0];
@@ -291,6 +289,39 @@ std::vector<StepOutput> step_sessions(const std::vector<Session::Impl*>& session
     }
     throw;
   }
+}
+
+// One step of several sessions of one engine (Engine::step_batch; Session::step is a batch of one).
+std::vector<StepOutput> step_sessions(const std::vector<Session::Impl*>& sessions) {
+  std::vector<StepOutput> outs(sessions.size());
+  std::vector<Session::Impl*> running;
+  std::vector<int64_t> tokens;
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    Session::Impl& s = *sessions[i];
+    if (!s.prefilled) throw Error("internal: step() before prefill()");
+    if (s.finished) {
+      outs[i].finished = true;
+      outs[i].finish_reason = s.result.finish_reason;
+      continue;
+    }
+    if (s.sample(outs[i])) {
+      running.push_back(&s);
+      tokens.push_back(outs[i].token);
+    }
+  }
+  // Sessions of one model (base or adapted) decode as one batch.
+  while (!running.empty()) {
+    const Model& model = *running[0]->model;
+    std::vector<Session::Impl*> batch, rest;
+    std::vector<int64_t> batch_tokens, rest_tokens;
+    for (size_t i = 0; i < running.size(); ++i) {
+      (running[i]->model == &model ? batch : rest).push_back(running[i]);
+      (running[i]->model == &model ? batch_tokens : rest_tokens).push_back(tokens[i]);
+    }
+    decode_step(model, batch, batch_tokens);
+    running = std::move(rest);
+    tokens = std::move(rest_tokens);
+  }
   return outs;
 }
 
@@ -308,6 +339,21 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   impl->model = Model::load(config.model_dir, ModelLoadOptions{config.device, config.dtype});
+  impl->block_model = impl->model;
+  if (!config.adapter_dir.empty()) {
+    LoraAdapter adapter =
+        load_lora_adapter(config.adapter_dir, impl->model->config(), impl->model->device());
+    impl->block_model = impl->model->merged_with(adapter);
+    std::string targets;
+    for (const std::string& t : adapter.config.targets) targets += (targets.empty() ? "" : ",") + t;
+    char scale[64];
+    std::snprintf(scale, sizeof scale, "%g", adapter.config.alpha);
+    impl->adapter_description =
+        config.adapter_dir + ": LoRA rank " + std::to_string(adapter.config.rank) + ", alpha " +
+        scale + ", " + targets + ", " +
+        (config.adapter_mode == AdapterMode::kAlways ? "every request" : "block mode only");
+    impl->block_model->fuse_projections();
+  }
   impl->model->fuse_projections();  // the engine never trains or replaces weights
   impl->tokenizer = Tokenizer::load(config.model_dir);
   const ModelConfig& mc = impl->model->config();
@@ -390,7 +436,7 @@ std::unique_ptr<Session> Engine::start(const GenerateRequest& request) {
   for (const PromptBlock& b : s->layout.blocks) {
     BlockReport r;
     r.tokens = static_cast<int>(b.tokens.size());
-    r.key = blockattn::block_key(*m.model, m.sinks, b.tokens).hex();
+    r.key = blockattn::block_key(*m.block_model, m.sinks, b.tokens).hex();
     s->result.blocks.push_back(std::move(r));
   }
   t.tokenize_ms = ms_since(t_start);
@@ -435,10 +481,10 @@ EncodedBlock Engine::encode_block(const std::string& text) {
     throw ContextLengthError("block of " + std::to_string(tokens.size()) +
                              " tokens does not fit the model's context of " +
                              std::to_string(context) + " tokens");
-  const BlockKey key = blockattn::block_key(*m.model, m.sinks, tokens);
+  const BlockKey key = blockattn::block_key(*m.block_model, m.sinks, tokens);
   BlockFetch f = m.store->fetch_or_compute(
-      key, [&] { return blockattn::encode_block(*m.model, tokens); },
-      block_kv_shape(*m.model, tokens.size()));
+      key, [&] { return blockattn::encode_block(*m.block_model, tokens); },
+      block_kv_shape(*m.block_model, tokens.size()));
   EncodedBlock out;
   out.key = key.hex();
   out.tokens = static_cast<int>(tokens.size());
@@ -449,7 +495,7 @@ EncodedBlock Engine::encode_block(const std::string& text) {
 
 std::string Engine::block_key(const std::string& text) const {
   const Impl& m = *impl_;
-  return blockattn::block_key(*m.model, m.sinks, m.block_tokens(m.encode_part(text, "block")))
+  return blockattn::block_key(*m.block_model, m.sinks, m.block_tokens(m.encode_part(text, "block")))
       .hex();
 }
 
@@ -493,6 +539,7 @@ ModelInfo Engine::info() const {
       impl_->tokenizer->kind() + ", " + std::to_string(impl_->tokenizer->vocab_size()) + " tokens";
   info.sink_tokens = impl_->sinks.count;
   info.fingerprint = model.fingerprint();
+  info.adapter = impl_->adapter_description;
   return info;
 }
 

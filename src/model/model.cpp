@@ -1,6 +1,7 @@
 #include "model/model.h"
 
 #include "blockattn/error.h"
+#include "checkpoint/safetensors.h"
 #include "model/compat.h"
 #include "model/fused_ops.h"
 #include "model/torch_dtype.h"
@@ -49,9 +50,12 @@ Model::QKV Model::project_qkv(const LayerWeights& w, const torch::Tensor& x, int
     k = qkv.narrow(1, nq, nkv).view({B, T, config_.num_kv_heads, hd});        // [B, T, n_kv, hd]
     v = qkv.narrow(1, nq + nkv, nkv).view({B, T, config_.num_kv_heads, hd});  // [B, T, n_kv, hd]
   } else {
-    q = torch::linear(x, w.q_proj, w.q_bias).view({B, T, config_.num_heads, hd});
-    k = torch::linear(x, w.k_proj, w.k_bias).view({B, T, config_.num_kv_heads, hd});
-    v = torch::linear(x, w.v_proj, w.v_bias).view({B, T, config_.num_kv_heads, hd});
+    q = with_lora(torch::linear(x, w.q_proj, w.q_bias), w, LoraTarget::kQ, x)
+            .view({B, T, config_.num_heads, hd});
+    k = with_lora(torch::linear(x, w.k_proj, w.k_bias), w, LoraTarget::kK, x)
+            .view({B, T, config_.num_kv_heads, hd});
+    v = with_lora(torch::linear(x, w.v_proj, w.v_bias), w, LoraTarget::kV, x)
+            .view({B, T, config_.num_kv_heads, hd});
   }
   if (config_.qk_norm) {
     q = rms_norm(q, w.q_norm);
@@ -67,8 +71,65 @@ Model::QKV Model::project_qkv(const LayerWeights& w, const torch::Tensor& x, int
 torch::Tensor Model::output_projection(const LayerWeights& w, const torch::Tensor& out) const {
   // out: [B, n_head, T, hd] -> [B*T, hidden]
   const int64_t B = out.size(0), T = out.size(2);
-  return torch::linear(out.transpose(1, 2).reshape({B * T, config_.num_heads * config_.head_dim}),
-                       w.o_proj, w.o_bias);
+  torch::Tensor flat =  // [B*T, n_head*hd]
+      out.transpose(1, 2).reshape({B * T, config_.num_heads * config_.head_dim});
+  return with_lora(torch::linear(flat, w.o_proj, w.o_bias), w, LoraTarget::kO, flat);
+}
+
+namespace {
+thread_local int base_only_depth = 0;  // Model::BaseOnly scopes open on this thread
+}  // namespace
+
+Model::BaseOnly::BaseOnly() { ++base_only_depth; }
+Model::BaseOnly::~BaseOnly() { --base_only_depth; }
+
+bool Model::lora_active(const LayerWeights& w, LoraTarget t) {
+  return base_only_depth == 0 && w.lora[static_cast<int>(t)].defined();
+}
+
+torch::Tensor Model::with_lora(torch::Tensor y, const LayerWeights& w, LoraTarget t,
+                               const torch::Tensor& x) const {
+  if (!lora_active(w, t)) return y;
+  const LoraPair& p = w.lora[static_cast<int>(t)];
+  // As PEFT: the input in the adapter's dtype, dropout on the adapter's input only.
+  torch::Tensor in = x.to(p.a.scalar_type());  // [M, in]
+  const double dropout = adapter_->config.dropout;
+  if (dropout > 0 && torch::GradMode::is_enabled()) in = torch::dropout(in, dropout, true);
+  torch::Tensor delta = torch::linear(torch::linear(in, p.a), p.b);  // [M, out]
+  return y + (delta * adapter_->config.scale()).to(y.scalar_type());
+}
+
+void Model::attach_adapter(std::shared_ptr<LoraAdapter> adapter) {
+  if (!adapter) throw InputError("no adapter given");
+  if (static_cast<int64_t>(adapter->layers.size()) != config_.num_layers)
+    throw InputError("the adapter has " + std::to_string(adapter->layers.size()) +
+                     " layers, the model " + std::to_string(config_.num_layers));
+  for (int64_t l = 0; l < config_.num_layers; ++l)
+    for (int t = 0; t < kLoraTargets; ++t) {
+      const LoraPair& p = adapter->layers[static_cast<size_t>(l)][t];
+      if (!p.defined()) continue;
+      auto [in, out] = lora_target_dims(config_, static_cast<LoraTarget>(t));
+      const int64_t r = adapter->config.rank;
+      auto check = [&](const torch::Tensor& m, std::vector<int64_t> want, bool b) {
+        if (m.sizes().vec() != want)
+          throw InputError("adapter tensor " + peft_tensor_name(l, static_cast<LoraTarget>(t), b) +
+                           " has shape " + shape_string(m.sizes().vec()) + ", this model needs " +
+                           shape_string(want));
+        if (m.device() != device_)
+          throw InputError("adapter tensor " + peft_tensor_name(l, static_cast<LoraTarget>(t), b) +
+                           " is on " + m.device().str() + ", the model on " + device_.str());
+      };
+      check(p.a, {r, in}, false);
+      check(p.b, {out, r}, true);
+    }
+  for (int64_t l = 0; l < config_.num_layers; ++l)
+    weights_.layers[static_cast<size_t>(l)].lora = adapter->layers[static_cast<size_t>(l)];
+  adapter_ = std::move(adapter);
+}
+
+void Model::detach_adapter() {
+  for (LayerWeights& w : weights_.layers) w.lora = {};
+  adapter_.reset();
 }
 
 torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const torch::Tensor& x,
@@ -136,11 +197,13 @@ torch::Tensor Model::mlp_block(const LayerWeights& w, const torch::Tensor& x) co
       const int64_t inter = gate_up.size(1) / 2;
       act = torch::silu(gate_up.narrow(1, 0, inter)) * gate_up.narrow(1, inter, inter);
     }
-    return torch::linear(act, w.down_proj, w.down_bias);
+    return with_lora(torch::linear(act, w.down_proj, w.down_bias), w, LoraTarget::kDown, act);
   }
-  torch::Tensor gate = torch::linear(x, w.gate_proj, w.gate_bias);  // [T, inter]
-  torch::Tensor up = torch::linear(x, w.up_proj, w.up_bias);        // [T, inter]
-  return torch::linear(torch::silu(gate) * up, w.down_proj, w.down_bias);
+  torch::Tensor gate =  // [T, inter]
+      with_lora(torch::linear(x, w.gate_proj, w.gate_bias), w, LoraTarget::kGate, x);
+  torch::Tensor up = with_lora(torch::linear(x, w.up_proj, w.up_bias), w, LoraTarget::kUp, x);
+  torch::Tensor act = torch::silu(gate) * up;  // [T, inter]
+  return with_lora(torch::linear(act, w.down_proj, w.down_bias), w, LoraTarget::kDown, act);
 }
 
 std::pair<torch::Tensor, torch::Tensor> Model::add_rms_norm(const torch::Tensor& x,
@@ -153,6 +216,9 @@ std::pair<torch::Tensor, torch::Tensor> Model::add_rms_norm(const torch::Tensor&
 }
 
 bool Model::fused_projections(const LayerWeights& w) {
+  for (LoraTarget t :
+       {LoraTarget::kQ, LoraTarget::kK, LoraTarget::kV, LoraTarget::kGate, LoraTarget::kUp})
+    if (lora_active(w, t)) return false;
   return w.qkv_proj.defined() && !torch::GradMode::is_enabled() &&
          w.q_proj.data_ptr() == w.qkv_proj.data_ptr() &&
          w.gate_proj.data_ptr() == w.gate_up_proj.data_ptr();

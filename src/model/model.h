@@ -59,6 +59,29 @@ class Model {
   // writing into it) turns that layer's fusion off. Peak memory: one layer's matrices extra.
   void fuse_projections();
 
+  // LoRA (model/lora.h), applied unmerged: every forward adds each adapted projection's low-rank
+  // update, so gradients reach the adapter's tensors (which the caller owns and trains) while
+  // the base weights stay frozen. InputError naming the tensor if a shape does not fit this
+  // model. Decode graphs are off while an adapter is attached. Not thread-safe against
+  // concurrent forwards; attach before serving. detach_adapter() restores the base exactly.
+  void attach_adapter(std::shared_ptr<LoraAdapter> adapter);
+  void detach_adapter();
+  const LoraAdapter* adapter() const { return adapter_.get(); }
+  // Within a BaseOnly's scope, forwards on this thread ignore the attached adapter: the base
+  // model, bit for bit (the teacher pass of LoRA distillation). Nests.
+  class BaseOnly {
+   public:
+    BaseOnly();
+    ~BaseOnly();
+    BaseOnly(const BaseOnly&) = delete;
+    BaseOnly& operator=(const BaseOnly&) = delete;
+  };
+  // A second model on the same device and dtype whose weights are this model's with `adapter`
+  // merged in (W + scale B A, rounded once to the dtype): no per-token adapter cost, and its
+  // fingerprint (so every block-cache key) differs from the base's. Peak memory: one more copy
+  // of the weights. Throws InputError if the adapter does not fit.
+  std::shared_ptr<Model> merged_with(const LoraAdapter& adapter);
+
   // Runs `ids` ([T] int64, any device) at positions [cache.size(), cache.size() + T): each token
   // attends to every earlier position in the cache and causally to the new ones. Appends their
   // KV to `cache`. Returns float32 logits: [T, vocab] (kAll), [1, vocab] (kLast) or undefined.
@@ -83,7 +106,7 @@ class Model {
   // Decode steps (forward of one token with kLast, forward_decode_batch) replay CUDA graphs
   // where available (model/decode_graphs.h); on by default there. Off: the eager path.
   void set_decode_graphs(bool enabled) { decode_graphs_enabled_ = enabled; }
-  bool decode_graphs() const { return decode_graphs_ && decode_graphs_enabled_; }
+  bool decode_graphs() const { return decode_graphs_ && decode_graphs_enabled_ && !adapter_; }
 
   KVCache new_cache(int64_t capacity) const { return KVCache(config_, capacity, options()); }
 
@@ -144,6 +167,11 @@ class Model {
   torch::Tensor attend(int64_t layer, const torch::Tensor& q, const torch::Tensor& k,
                        const torch::Tensor& v, const KVTarget& kv) const;
   torch::Tensor output_projection(const LayerWeights& w, const torch::Tensor& out) const;
+  // y + scale * (x A^T) B^T for layer w's adapter of target t, or y itself when that target has
+  // no adapter or adapters are off on this thread (BaseOnly). x [M, in], y [M, out].
+  torch::Tensor with_lora(torch::Tensor y, const LayerWeights& w, LoraTarget t,
+                          const torch::Tensor& x) const;
+  static bool lora_active(const LayerWeights& w, LoraTarget t);
   torch::Tensor mlp_block(const LayerWeights& w, const torch::Tensor& x) const;
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
   // {x + delta, rms_norm(x + delta, weight)}: the residual add and the next norm (one kernel on
@@ -161,6 +189,7 @@ class Model {
   torch::ScalarType dtype_;
   ModelWeights weights_;
   std::string fingerprint_;
+  std::shared_ptr<LoraAdapter> adapter_;         // attached unmerged; null when none
   std::unique_ptr<DecodeGraphs> decode_graphs_;  // null where graphs are unavailable
   std::atomic<bool> decode_graphs_enabled_{true};
 };

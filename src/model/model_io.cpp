@@ -98,6 +98,21 @@ std::shared_ptr<Model> Model::random(const ModelConfig& config, const ModelLoadO
   return model;
 }
 
+std::shared_ptr<Model> Model::merged_with(const LoraAdapter& adapter) {
+  std::shared_ptr<Model> merged(new Model(config_, device_, dtype_));
+  torch::NoGradGuard no_grad;
+  auto mine = weights_.named(config_);
+  auto theirs = merged->weights_.named(config_);
+  for (size_t i = 0; i < mine.size(); ++i) *theirs[i].second = mine[i].second->clone();
+  tie_or_check(merged->weights_, config_);
+  merge_lora_into(adapter, merged->weights_.layers);
+  Hasher128 fingerprint;
+  fingerprint.update_field(fingerprint_);
+  fingerprint.update_field(adapter.fingerprint());
+  merged->fingerprint_ = fingerprint.digest().hex();
+  return merged;
+}
+
 void save_model(Model& model, const std::string& dir, torch::ScalarType dtype,
                 uint64_t max_shard_bytes) {
   struct Host {
@@ -153,6 +168,14 @@ void save_model(Model& model, const std::string& dir, torch::ScalarType dtype,
         dir + "/model.safetensors.index.json",
         nlohmann::json{{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}}.dump(2) +
             "\n");
+}
+
+void copy_tokenizer_files(const std::string& from, const std::string& to) {
+  for (const auto& e : std::filesystem::directory_iterator(from)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_regular_file() && name.rfind("tokenizer", 0) == 0)
+      write_file_atomic(to + "/" + name, read_file(e.path().string()));
+  }
 }
 
 }  // namespace blockattn

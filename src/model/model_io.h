@@ -15,6 +15,11 @@ class Model;
 // model.safetensors, or — when they exceed `max_shard_bytes` > 0 — Hugging Face shards
 // model-0000i-of-0000N.safetensors + model.safetensors.index.json. Earlier model*.safetensors*
 // files in `dir` are removed. The directory must exist. The tokenizer is the caller's to copy.
-void save_model(Model& model, const std::string& dir, torch::ScalarType dtype, uint64_t max_shard_bytes = 0);
+void save_model(Model& model, const std::string& dir, torch::ScalarType dtype,
+                uint64_t max_shard_bytes = 0);
+
+// Copies every regular file of `from` whose name starts with "tokenizer" into `to` (atomically
+// each): the tokenizer beside a model written by save_model.
+void copy_tokenizer_files(const std::string& from, const std::string& to);
 
 }  // namespace blockattn

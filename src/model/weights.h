@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "blockattn/model_config.h"
+#include "model/lora.h"
 
 namespace blockattn {
 
@@ -25,6 +26,9 @@ struct LayerWeights {
   torch::Tensor qkv_bias;      // [(n_head + 2 n_kv) * hd]; undefined unless qkv_bias
   torch::Tensor gate_up_proj;  // [2 * inter, hidden]
   torch::Tensor gate_up_bias;  // [2 * inter]; undefined unless mlp_bias
+  // Set by Model::attach_adapter (else undefined): a LoRA adapter applied unmerged, indexed by
+  // LoraTarget. Not part of named(): the base weights stay what the checkpoint holds.
+  std::array<LoraPair, kLoraTargets> lora;
 };
 
 struct ModelWeights {

@@ -327,14 +327,6 @@ class DistillTask : public TrainTask {
   const SampleStream stream_;
 };
 
-void copy_tokenizer_files(const std::string& from, const std::string& to) {
-  for (const auto& e : std::filesystem::directory_iterator(from)) {
-    const std::string name = e.path().filename().string();
-    if (e.is_regular_file() && name.rfind("tokenizer", 0) == 0)
-      write_file_atomic(to + "/" + name, read_file(e.path().string()));
-  }
-}
-
 // OUT/model: the student's weights, the teacher's tokenizer, config.json recording the sinks.
 std::string export_model(Model& student, const Setup& s, const DistillOptions& o) {
   const std::string dir = o.out_dir + "/model";

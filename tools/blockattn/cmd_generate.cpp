@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 
+#include "adapter_options.h"
 #include "blockattn/engine.h"
 #include "blockattn/error.h"
 #include "cache_options.h"
@@ -118,6 +119,7 @@ Runner add_generate(CLI::App& app) {
       ->check(CLI::IsMember({"block", "full"}))
       ->capture_default_str();
   add_cache_options(cmd, o->engine.cache, o->cache_sizes);
+  add_adapter_options(cmd, o->engine);
   cmd->add_flag("--no-cache", o->no_cache, "Encode every block now; read and write no cache");
   cmd->add_option("--sinks", o->engine.sink_tokens,
                   "Block sink tokens per block (default: the model's setting)")

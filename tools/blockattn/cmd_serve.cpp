@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "adapter_options.h"
 #include "blockattn/error.h"
 #include "cache_options.h"
 #include "commands.h"
@@ -98,6 +99,7 @@ Runner add_serve(CLI::App& app) {
                   "On SIGTERM: seconds running requests may still take")
       ->capture_default_str();
   add_cache_options(cmd, c.engine.cache, o->cache_sizes);
+  add_adapter_options(cmd, c.engine);
   cmd->add_option("--segmenter", o->segmenter,
                   "Learned segmenter for /v1/segment and \"segment\" (none: off)")
       ->capture_default_str();

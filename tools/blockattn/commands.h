@@ -12,6 +12,7 @@ namespace blockattn::cli {
 
 using Runner = std::function<int()>;
 
+Runner add_adapter(CLI::App& app);
 Runner add_blockdata(CLI::App& app);
 Runner add_eval(CLI::App& app);
 Runner add_generate(CLI::App& app);

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
 
   const std::map<std::string, blockattn::cli::Runner> runners = {
+      {"adapter", blockattn::cli::add_adapter(app)},
       {"blockft", blockattn::cli::add_blockft(app)},
       {"blockdata", blockattn::cli::add_blockdata(app)},
       {"corpus", blockattn::cli::add_corpus(app)},
