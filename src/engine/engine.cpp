@@ -66,7 +66,11 @@ struct Engine::Impl {
                : *model;
   }
   std::unique_ptr<Tokenizer> tokenizer;
-  SinkConfig sinks;
+  SinkConfig sinks;       // block mode (and the block cache)
+  SinkConfig full_sinks;  // full mode: `sinks`, or the base's when an adapter serves block mode
+  const SinkConfig& sinks_for(AttentionMode mode) const {
+    return mode == AttentionMode::kBlock ? sinks : full_sinks;
+  }
   std::unique_ptr<BlockStore> store;
 
   std::vector<int32_t> encode_part(const std::string& text, const std::string& what) const {
@@ -340,9 +344,20 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   impl->config = config;
   impl->model = Model::load(config.model_dir, ModelLoadOptions{config.device, config.dtype});
   impl->block_model = impl->model;
+  ModelConfig block_config = impl->model->config();  // the sinks of block mode
   if (!config.adapter_dir.empty()) {
     LoraAdapter adapter =
         load_lora_adapter(config.adapter_dir, impl->model->config(), impl->model->device());
+    if (auto trained = read_lora_block_settings(config.adapter_dir)) {
+      block_config.block_sink_tokens = trained->sink_tokens;
+      if (trained->sink_token_id >= 0) block_config.block_sink_token_id = trained->sink_token_id;
+      if (!trained->base_fingerprint.empty() &&
+          trained->base_fingerprint != impl->model->fingerprint())
+        BA_WARN("adapter " << config.adapter_dir << " was trained on a base with fingerprint "
+                           << trained->base_fingerprint << ", this one is "
+                           << impl->model->fingerprint()
+                           << " (another checkpoint, or the same in another dtype)");
+    }
     impl->block_model = impl->model->merged_with(adapter);
     std::string targets;
     for (const std::string& t : adapter.config.targets) targets += (targets.empty() ? "" : ",") + t;
@@ -361,7 +376,9 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
     throw FormatError(config.model_dir + ": tokenizer has " +
                       std::to_string(impl->tokenizer->vocab_size()) +
                       " tokens but the model's vocab_size is " + std::to_string(mc.vocab_size));
-  impl->sinks = resolve_sinks(config.sink_tokens, mc, *impl->tokenizer);
+  impl->full_sinks = resolve_sinks(config.sink_tokens, mc, *impl->tokenizer);
+  impl->sinks = resolve_sinks(config.sink_tokens, block_config, *impl->tokenizer);
+  if (config.adapter_mode == AdapterMode::kAlways) impl->full_sinks = impl->sinks;
   BlockStoreConfig store;
   store.memory_budget_bytes = memory_budget(config.cache, impl->model->device());
   store.write_queue_bytes = config.cache.write_queue_bytes;
@@ -379,13 +396,14 @@ std::unique_ptr<Session> Engine::start(const GenerateRequest& request) {
   auto s = std::make_unique<Session::Impl>(&m, request);  // the sampler checks its parameters
   s->t_start = t_start;
   ChatFormat chat = ChatFormat::detect(*m.tokenizer, request.chat_template);
+  const SinkConfig& sinks = m.sinks_for(request.mode);
   const int64_t context = m.model->config().max_position_embeddings;
   std::vector<std::vector<int32_t>> blocks;
   int64_t used = 0;
   for (size_t i = 0; i < request.blocks.size(); ++i) {
     const std::string what = "block " + std::to_string(i + 1);
     // At most this many tokens leave room for the block's sinks and one query token.
-    const int64_t budget = context - 1 - used - m.sinks.count;
+    const int64_t budget = context - 1 - used - sinks.count;
     size_t probed = 0;
     std::optional<std::vector<int32_t>> ids =
         m.encode_within(request.blocks[i], what, budget, &probed);
@@ -399,7 +417,7 @@ std::unique_ptr<Session> Engine::start(const GenerateRequest& request) {
                ? " (tokenizing stopped after its first " + std::to_string(probed) + " bytes)"
                : ""));
     blocks.push_back(std::move(*ids));
-    used += static_cast<int64_t>(blocks.back().size()) + m.sinks.count;
+    used += static_cast<int64_t>(blocks.back().size()) + sinks.count;
   }
   std::string final_text;
   if (!request.messages.empty()) {
@@ -423,7 +441,7 @@ std::unique_ptr<Session> Engine::start(const GenerateRequest& request) {
                              std::to_string(context) + " tokens: the query needs more than the " +
                              std::to_string(std::max<int64_t>(context - 1 - used, 0)) +
                              " tokens the blocks leave");
-  s->layout = make_prompt_layout(blocks, std::move(*query_ids), m.sinks);
+  s->layout = make_prompt_layout(blocks, std::move(*query_ids), sinks);
   if (s->layout.total_tokens() >= context)
     throw ContextLengthError("prompt of " + std::to_string(s->layout.total_tokens()) +
                              " tokens does not fit the model's context of " +

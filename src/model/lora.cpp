@@ -372,6 +372,30 @@ void save_lora_adapter(LoraAdapter& adapter, const std::string& dir) {
   write_file_atomic(dir + "/" + kConfigFile, config.dump(2) + "\n");
 }
 
+std::optional<LoraBlockSettings> read_lora_block_settings(const std::string& dir) {
+  const std::string path = dir + "/blockattn_adapter.json";
+  if (!file_exists(path)) return std::nullopt;
+  LoraBlockSettings s;
+  try {
+    nlohmann::json j = nlohmann::json::parse(read_file(path));
+    s.sink_tokens = j.value("block_sink_tokens", 0);
+    s.sink_token_id = j.value("block_sink_token_id", -1);
+    s.base_fingerprint = j.value("base_fingerprint", std::string());
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(path + ": " + e.what());
+  }
+  if (s.sink_tokens < 0 || s.sink_tokens > 64)
+    throw FormatError(path + ": block_sink_tokens must be in [0, 64]");
+  return s;
+}
+
+void write_lora_block_settings(const LoraBlockSettings& s, const std::string& dir) {
+  nlohmann::json j = {{"block_sink_tokens", s.sink_tokens},
+                      {"block_sink_token_id", s.sink_token_id},
+                      {"base_fingerprint", s.base_fingerprint}};
+  write_file_atomic(dir + "/blockattn_adapter.json", j.dump(2) + "\n");
+}
+
 void merge_lora_into(const LoraAdapter& adapter, std::vector<LayerWeights>& layers) {
   if (adapter.layers.size() != layers.size())
     throw InputError("the adapter has " + std::to_string(adapter.layers.size()) +

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -91,6 +92,18 @@ LoraAdapter load_lora_adapter(const std::string& dir, const ModelConfig& model,
 
 // Writes the two files (atomically each) in PEFT's layout; tensors as float32.
 void save_lora_adapter(LoraAdapter& adapter, const std::string& dir);
+
+// What blockattn records beside an adapter it trained for block attention, in
+// <dir>/blockattn_adapter.json (PEFT ignores the file): the block sinks the adapter was trained
+// with (the engine uses them in block mode) and the base it was trained on.
+struct LoraBlockSettings {
+  int32_t sink_tokens = 0;
+  int32_t sink_token_id = -1;    // -1: none recorded
+  std::string base_fingerprint;  // Model::fingerprint() of the base
+};
+// nullopt when the file is absent; FormatError naming it when malformed.
+std::optional<LoraBlockSettings> read_lora_block_settings(const std::string& dir);
+void write_lora_block_settings(const LoraBlockSettings& s, const std::string& dir);
 
 // W += scale * B A for every adapted projection of `layers` (computed in float32, rounded once
 // to W's dtype). The tensors are updated in place.

@@ -67,6 +67,7 @@ class Model {
   void attach_adapter(std::shared_ptr<LoraAdapter> adapter);
   void detach_adapter();
   const LoraAdapter* adapter() const { return adapter_.get(); }
+  const std::shared_ptr<LoraAdapter>& shared_adapter() const { return adapter_; }
   // Within a BaseOnly's scope, forwards on this thread ignore the attached adapter: the base
   // model, bit for bit (the teacher pass of LoRA distillation). Nests.
   class BaseOnly {

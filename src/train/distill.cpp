@@ -25,7 +25,7 @@ namespace blockattn::train {
 namespace {
 
 // Seeds of the per-sample layout decisions and of the two sample streams.
-constexpr uint64_t kLayoutStream = 1, kTrainOrder = 2, kValOrder = 3;
+constexpr uint64_t kLayoutStream = 1, kTrainOrder = 2, kValOrder = 3, kLoraDropoutStream = 4;
 
 double unit(uint64_t x) { return static_cast<double>(x >> 11) * 0x1.0p-53; }
 
@@ -167,6 +167,10 @@ class DistillTask : public TrainTask {
         stream_(s.train, t_.seed + kTrainOrder) {}
 
   StepLoss run_step(TrainState& state, AdamW& opt) override {
+    // LoRA dropout draws from torch's generator: seeded from (seed, step), so a resumed run
+    // draws the same masks.
+    if (d_.lora && d_.lora->dropout > 0)
+      torch::manual_seed(mix_seed(t_.seed, kLoraDropoutStream, static_cast<uint64_t>(state.step)));
     uint64_t cursor = state.train_cursor;
     const auto rows = stream_.next_rows(cursor, t_.batch_size * t_.grad_accum, t_.seq_len);
     StepLoss step;
@@ -268,7 +272,7 @@ class DistillTask : public TrainTask {
       torch::Tensor target;  // [N, V] the teacher's full-attention logits
       {
         torch::NoGradGuard no_grad;
-        target = teacher_->forward_train(b.content_ids, b.content_mask)
+        target = teacher_logits(b.content_ids, b.content_mask)
                      .view({-1, V})
                      .index_select(0, b.content_flat);
       }
@@ -282,6 +286,15 @@ class DistillTask : public TrainTask {
     return m;
   }
 
+  // The teacher's logits [R, T, V]: the separate teacher's, or with LoRA (teacher == student) the
+  // student's frozen base with the adapter switched off.
+  torch::Tensor teacher_logits(const torch::Tensor& ids, const torch::Tensor& mask,
+                               const torch::Tensor& positions = {}) const {
+    std::optional<Model::BaseOnly> base_only;
+    if (teacher_ == &student_) base_only.emplace();
+    return teacher_->forward_train(ids, mask, positions);
+  }
+
   // Token weights [N] from how much block attention changes the teacher's own predictions.
   torch::Tensor sensitivity(const LaidOutRows& in, const torch::Tensor& target,
                             const torch::Tensor& prediction_row, int64_t rows) const {
@@ -289,7 +302,7 @@ class DistillTask : public TrainTask {
     PackedBatch tb = pack_rows(in.teacher_block, in.samples, in.rows, student_.device());
     const int64_t V = target.size(-1);
     torch::Tensor block_logits =  // [N, V] the teacher's own block-mode predictions
-        teacher_->forward_train(tb.ids, tb.mask, tb.positions)
+        teacher_logits(tb.ids, tb.mask, tb.positions)
             .view({-1, V})
             .index_select(0, tb.student_flat);
     torch::Tensor kl = kl_per_prediction(target, block_logits, 1.0);  // [N]
@@ -346,6 +359,32 @@ std::string export_model(Model& student, const Setup& s, const DistillOptions& o
   return dir;
 }
 
+// OUT/adapter: the trained LoRA adapter in PEFT's layout, with the sinks it was trained with
+// (blockattn_adapter.json); reloaded from the files, it must reproduce the trained logits.
+std::string export_adapter(Model& student, const Setup& s, const DistillOptions& o) {
+  const std::string dir = o.out_dir + "/adapter";
+  std::shared_ptr<LoraAdapter> trained = student.shared_adapter();
+  save_lora_adapter(*trained, dir);
+  LoraBlockSettings settings;
+  settings.sink_tokens = s.config.distill.sink_tokens;
+  settings.sink_token_id = settings.sink_tokens > 0 ? s.sink_id : -1;
+  settings.base_fingerprint = student.fingerprint();
+  write_lora_block_settings(settings, dir);
+  const torch::Tensor ids =  // [1, T]
+      torch::tensor(content_ids(s.train.samples.front()), torch::kInt64)
+          .unsqueeze(0)
+          .to(student.device());
+  torch::NoGradGuard no_grad;
+  torch::Tensor want = student.forward_train(ids);  // [1, T, V]
+  student.attach_adapter(
+      std::make_shared<LoraAdapter>(load_lora_adapter(dir, student.config(), student.device())));
+  torch::Tensor got = student.forward_train(ids);  // [1, T, V]
+  student.attach_adapter(trained);
+  if (!torch::equal(want, got))
+    throw Error("the saved adapter in " + dir + " does not reproduce the trained logits");
+  return dir;
+}
+
 // The device and dtype the training config asks for (each data-parallel rank on its own GPU).
 ModelLoadOptions load_options(const DistillOptions& o, const TrainConfig& t) {
   torch::Device device = resolve_device(t.device);
@@ -392,7 +431,7 @@ void report_end(ProgressLine& progress, const DistillOptions& o, const DistillRe
   std::snprintf(line, sizeof line, "%s: %lld steps in %s this run, %.0f sample tokens/s%s%s",
                 r.finished ? "done" : "paused", (long long)run_steps,
                 format_duration(train_s).c_str(), r.content_tokens_per_s,
-                r.finished && o.rank == 0 ? ", model saved to " : "", r.model_dir.c_str());
+                r.finished && o.rank == 0 ? ", saved to " : "", r.model_dir.c_str());
   progress.message(line);
 }
 
@@ -408,14 +447,28 @@ DistillResult run_distill(const DistillOptions& o) {
   loop.writes_files = o.rank == 0;
   const Configs configs = read_configs(o);
   const ModelLoadOptions lo = load_options(o, configs.config.train);
+  const std::optional<LoraConfig>& lora = configs.config.distill.lora;
+  if (lora && !o.student_dir.empty())
+    throw InputError("distill.lora trains an adapter on " + o.teacher_dir +
+                     " itself: --student is not used with it");
   std::shared_ptr<Model> teacher;
-  if (o.method == BlockTrainMethod::kDistill) teacher = Model::load(o.teacher_dir, lo);
+  if (o.method == BlockTrainMethod::kDistill && !lora) teacher = Model::load(o.teacher_dir, lo);
   std::shared_ptr<Model> student =
       Model::load(o.student_dir.empty() ? o.teacher_dir : o.student_dir, lo);
+  // LoRA: one copy of the weights, frozen; the teacher is the same base with the adapter off.
+  if (lora && o.method == BlockTrainMethod::kDistill) teacher = student;
   // blockft has no teacher: its checkpoints are tied to the model it started from.
   Setup s = prepare(o, configs, teacher ? teacher->fingerprint() : student->fingerprint());
   const TrainConfig& t = s.config.train;
-  AdamW opt(t, student->weights().named(student->config()));
+  if (lora) {
+    for (auto& [name, w] : student->weights().named(student->config())) w->set_requires_grad(false);
+    auto adapter = std::make_shared<LoraAdapter>(
+        new_lora_adapter(student->config(), *lora, student->device(), t.seed));
+    adapter->config.base_model = std::filesystem::path(o.teacher_dir).filename().string();
+    student->attach_adapter(adapter);
+  }
+  AdamW opt(
+      t, lora ? student->shared_adapter()->named() : student->weights().named(student->config()));
   if (!s.checkpoint.empty()) restore_checkpoint_tensors(s.checkpoint, opt);
   const torch::Device device(lo.device);
   DataParallel dp(o.rank, o.world, o.store_path, device);
@@ -433,6 +486,15 @@ DistillResult run_distill(const DistillOptions& o) {
   std::unique_ptr<MetricsLog> metrics;
   if (loop.writes_files) metrics = std::make_unique<MetricsLog>(o.out_dir + "/metrics.jsonl");
   report_start(progress, o, s, *student, device, dp, state.step);
+  if (lora) {
+    int64_t trainable = 0;
+    for (auto& [name, p] : student->shared_adapter()->named()) trainable += p->numel();
+    std::string targets;
+    for (const std::string& name : lora->targets) targets += (targets.empty() ? "" : ",") + name;
+    progress.message("LoRA: rank " + std::to_string(lora->rank) + " on " + targets + ", " +
+                     std::to_string(trainable) + " trainable parameters; the base is frozen" +
+                     (teacher ? " and is the teacher with the adapter off" : ""));
+  }
 
   DistillResult r;
   r.start_step = state.step;
@@ -447,7 +509,8 @@ DistillResult run_distill(const DistillOptions& o) {
   r.content_tokens_per_s = ran.run_steps > 0 ? static_cast<double>(ran.tokens) / ran.train_s : 0;
   if (state.step >= t.total_steps) {
     r.finished = true;
-    if (loop.writes_files) r.model_dir = export_model(*student, s, o);
+    if (loop.writes_files)
+      r.model_dir = lora ? export_adapter(*student, s, o) : export_model(*student, s, o);
     dp.barrier();
   }
   report_end(progress, o, r, dp, ran.run_steps, ran.train_s);

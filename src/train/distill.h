@@ -42,7 +42,7 @@ struct DistillResult {
       val_kl;                       // (step, validation KL to the teacher; 0 for blockft)
   double content_tokens_per_s = 0;  // sample tokens consumed per second
   uint64_t content_tokens = 0;      // consumed by this run
-  std::string model_dir;
+  std::string model_dir;  // OUT/model, or OUT/adapter with distill.lora
 };
 
 // Errors before training starts: IoError/FormatError/InputError for bad paths, configs or samples;

@@ -58,6 +58,9 @@ void parse_distill(const json& j, DistillSettings& d, const std::string& where) 
     else if (key == "sink_tokens") {
       if (!v.is_number_integer()) throw FormatError(field + " must be an integer");
       d.sink_tokens = v.get<int32_t>();
+    } else if (key == "lora") {
+      if (!v.is_object()) throw FormatError(field + " must be an object");
+      d.lora = LoraConfig::from_json(v.dump(), field);
     } else if (key == "sink_token") {
       if (!v.is_string()) throw FormatError(field + " must be a string");
       d.sink_token = v.get<std::string>();
@@ -86,11 +89,18 @@ void check_distill(const DistillSettings& d, const std::string& where) {
 }
 
 json distill_json(const DistillSettings& d) {
-  return {{"method", method_name(d.method)},  {"temperature", d.temperature},
-          {"kl_weight", d.kl_weight},         {"ce_weight", d.ce_weight},
-          {"sink_tokens", d.sink_tokens},     {"sink_token", d.sink_token},
-          {"block_dropout", d.block_dropout}, {"token_weighting", d.token_weighting},
-          {"full_fraction", d.full_fraction}};
+  json j = {{"method", method_name(d.method)},  {"temperature", d.temperature},
+            {"kl_weight", d.kl_weight},         {"ce_weight", d.ce_weight},
+            {"sink_tokens", d.sink_tokens},     {"sink_token", d.sink_token},
+            {"block_dropout", d.block_dropout}, {"token_weighting", d.token_weighting},
+            {"full_fraction", d.full_fraction}};
+  if (d.lora)
+    j["lora"] = {{"rank", d.lora->rank},
+                 {"alpha", d.lora->alpha},
+                 {"dropout", d.lora->dropout},
+                 {"use_rslora", d.lora->rslora},
+                 {"targets", d.lora->targets}};
+  return j;
 }
 
 }  // namespace

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "model/lora.h"
 #include "train/train_config.h"
 
 namespace blockattn::train {
@@ -30,6 +32,10 @@ struct DistillSettings {
       1.0;  // α of the sensitivity weights (0 disables; needs the teacher's block-mode pass)
   double full_fraction =
       0.25;  // share of samples laid out in full attention (keeps full mode intact)
+  // "lora": {...} (model/lora.h's keys, PEFT's or ours): train a LoRA adapter on the frozen
+  // base instead of every weight; distillation's teacher is then the same base with the
+  // adapter switched off (one copy of the weights). The result is OUT/adapter.
+  std::optional<LoraConfig> lora;
 };
 
 struct DistillConfig {

@@ -9,10 +9,13 @@
 #include <fstream>
 #include <random>
 
+#include "blockattn/engine.h"
 #include "blockattn/error.h"
 #include "core/io.h"
 #include "engine_test_util.h"
 #include "expect_error.h"
+#include "model/lora.h"
+#include "model/model.h"
 #include "train/block_layout.h"
 #include "train/distill.h"
 #include "train/distill_loss.h"
@@ -340,6 +343,99 @@ TEST_F(Distill, ResumeFromACheckpointIsBitwiseIdentical) {
   for (size_t i = 0; i < split.size(); ++i) EXPECT_EQ(split[i], whole.losses[i]) << "step " << i;
   EXPECT_EQ(read_file(tmp / "a/model/model.safetensors"),
             read_file(tmp / "b/model/model.safetensors"));
+}
+
+// LoRA distillation: the teacher is the frozen base with the adapter off (one copy of the weights).
+TEST_F(Distill, LoraDistillationTrainsOnlyTheAdapterAndLowersTheKl) {
+  TempDir tmp;
+  make_samples(tmp);
+  const std::string cfg =
+      R"({"training": {"seq_len": 256, "batch_size": 8, "lr": 3e-3, "min_lr": 3e-3,
+      "warmup_steps": 0, "total_steps": 2, "eval_every": 2, "eval_batches": 1, "seed": 3, "device": "cpu"},
+      "distill": {"sink_tokens": 2, "block_dropout": 0, "full_fraction": 0, "token_weighting": 0,
+                  "lora": {"r": 4, "lora_alpha": 8, "target_modules": "all-linear"}}})";
+  write_file_atomic(tmp / "lora.json", cfg);
+  std::filesystem::copy_file(tmp / "data/train/samples.jsonl",
+                             tmp / "data/validation/samples.jsonl",
+                             std::filesystem::copy_options::overwrite_existing);
+  train::DistillResult r = train::run_distill(distill_options(tmp, tmp / "lora.json", tmp / "out"));
+  ASSERT_TRUE(r.finished);
+  ASSERT_EQ(r.val_kl.size(), 2u);
+  std::printf("LoRA distillation: validation KL %.5f -> %.5f\n", r.val_kl[0].second,
+              r.val_kl[1].second);
+  EXPECT_GT(r.val_kl[0].second, 0);
+  EXPECT_LT(r.val_kl[1].second, r.val_kl[0].second);
+  EXPECT_EQ(r.model_dir, tmp / "out/adapter");
+  EXPECT_FALSE(std::filesystem::exists(tmp / "out/model")) << "the base is not copied";
+  // The base stays the teacher exactly: the adapter loads on the untouched fixture and changes
+  // it only with the adapter on.
+  ModelLoadOptions lo;
+  lo.device = "cpu";
+  lo.dtype = "float32";
+  auto base = Model::load(test::model_fixture("llama"), lo);
+  LoraAdapter adapter = load_lora_adapter(r.model_dir, base->config(), torch::kCPU);
+  EXPECT_EQ(adapter.config.rank, 4);
+  EXPECT_EQ(adapter.named().size(), static_cast<size_t>(2 * 7 * base->config().num_layers));
+  auto settings = read_lora_block_settings(r.model_dir);
+  ASSERT_TRUE(settings.has_value());
+  EXPECT_EQ(settings->sink_tokens, 2);
+  EXPECT_EQ(settings->base_fingerprint, base->fingerprint());
+  bool b_trained = false;
+  for (auto& [name, t] : adapter.named())
+    if (name.find("lora_B") != std::string::npos && t->abs().max().item<double>() > 0)
+      b_trained = true;
+  EXPECT_TRUE(b_trained) << "B starts at zero; training moved it";
+  // The engine serves it in block mode with the sinks it was trained with; full mode is the base.
+  EngineConfig ec;
+  ec.model_dir = test::model_fixture("llama");
+  ec.device = "cpu";
+  ec.adapter_dir = r.model_dir;
+  auto engine = Engine::create(ec);
+  EXPECT_EQ(engine->info().sink_tokens, 2);
+  GenerateRequest req;
+  req.blocks = {"river stone light. ", "garden window paper. "};
+  req.query = "cloud bread";
+  req.max_new_tokens = 4;
+  req.mode = AttentionMode::kFull;
+  EngineConfig plain = ec;
+  plain.adapter_dir.clear();
+  EXPECT_EQ(engine->generate(req).tokens, Engine::create(plain)->generate(req).tokens);
+  req.mode = AttentionMode::kBlock;
+  GenerateResult block = engine->generate(req);
+  EXPECT_EQ(block.timings.prompt_tokens,
+            Engine::create(plain)->generate(req).timings.prompt_tokens + 4)
+      << "two sinks before each of the two blocks";
+}
+
+TEST_F(Distill, LoraResumeIsBitwiseIdentical) {
+  TempDir tmp;
+  make_samples(tmp);
+  const std::string config =
+      distill_config(tmp, 4, R"({"sink_tokens": 1, "block_dropout": 0.5, "token_weighting": 1,
+                  "lora": {"rank": 2, "alpha": 4, "dropout": 0.1, "targets": ["q_proj", "v_proj", "down_proj"]}})");
+  train::DistillResult whole = train::run_distill(distill_options(tmp, config, tmp / "a"));
+  train::DistillOptions o = distill_options(tmp, config, tmp / "b");
+  o.max_steps = 2;
+  train::DistillResult first = train::run_distill(o);
+  EXPECT_FALSE(first.finished);
+  o.max_steps = 0;
+  o.resume = true;
+  train::DistillResult rest = train::run_distill(o);
+  ASSERT_TRUE(rest.finished);
+  std::vector<double> split = first.losses;
+  split.insert(split.end(), rest.losses.begin(), rest.losses.end());
+  ASSERT_EQ(split.size(), whole.losses.size());
+  for (size_t i = 0; i < split.size(); ++i) EXPECT_EQ(split[i], whole.losses[i]) << "step " << i;
+  EXPECT_EQ(read_file(tmp / "a/adapter/adapter_model.safetensors"),
+            read_file(tmp / "b/adapter/adapter_model.safetensors"));
+  // A LoRA checkpoint does not resume a run of another rank.
+  const std::string other =
+      distill_config(tmp, 4, R"({"sink_tokens": 1, "block_dropout": 0.5, "token_weighting": 1,
+                  "lora": {"rank": 3, "alpha": 4, "dropout": 0.1, "targets": ["q_proj", "v_proj", "down_proj"]}})");
+  train::DistillOptions o2 = distill_options(tmp, other, tmp / "b");
+  o2.resume = true;
+  o2.max_steps = 1;
+  EXPECT_CONTAINS(test::error_of<InputError>([&] { train::run_distill(o2); }), "different config");
 }
 
 TEST_F(Distill, BlockFineTuningRunsWithoutATeacher) {
