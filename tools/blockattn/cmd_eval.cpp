@@ -216,7 +216,7 @@ int run_suite(const EvalArgs& a) {
     for (const char* mode : {"full", "block"}) {
       std::fprintf(stderr, "eval: %s (%s attention)...\n", models[m].first.c_str(), mode);
       const eval::SuiteScores s = suite.run(*model, *tokenizer, std::string(mode) == "block");
-      rows.push_back({models[m].first, mode, s.score, s.needle_cells});
+      rows.push_back({models[m].first, mode, s.score, s.needle_cells, s.qa_breakdown});
     }
   }
   std::fputs(eval::suite_table(tasks, rows).c_str(), stdout);
@@ -227,6 +227,7 @@ int run_suite(const EvalArgs& a) {
                  {"mode", rows[r].mode},
                  {"scores", rows[r].score},
                  {"needle_cells", rows[r].needle_cells},
+                 {"qa_breakdown", rows[r].qa_breakdown},
                  {"worst_vs_teacher_full", s.worst},
                  {"mean_vs_teacher_full", s.mean},
                  {"gap_closed", s.gap_closed},
@@ -259,7 +260,8 @@ int run_suite_report(const EvalArgs& a) {
       for (const auto& r : j.at("rows")) {
         eval::SuiteRow row{r.at("model").get<std::string>(), r.at("mode").get<std::string>(),
                            r.at("scores").get<std::map<std::string, double>>(),
-                           r.at("needle_cells").get<std::map<std::string, double>>()};
+                           r.at("needle_cells").get<std::map<std::string, double>>(),
+                           r.value("qa_breakdown", std::map<std::string, double>{})};
         bool seen = false;
         for (const auto& old : rows)
           seen = seen || (old.model == row.model && old.mode == row.mode);
