@@ -38,7 +38,7 @@ const FactTemplates& fact_templates(FactType type, Split split);
 struct AnswerPools {
   std::vector<std::string> first_names, surnames;  // person answers "Nora Quill"
   std::vector<std::string> months;                 // date answers "14 March 1987" (years split)
-  std::vector<std::string> units;                  // amount answers "340 kilograms"
+  std::vector<std::string> units;                  // amount answers "340 crowns"
   std::vector<std::string> places;                 // place answers "Harbour Street"
   std::vector<std::string> phrase_words;           // phrase answers: three words "red lantern gate"
 };
