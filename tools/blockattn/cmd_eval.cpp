@@ -163,6 +163,8 @@ int run_retrieval(const EvalArgs& a) {
       "= %.1f%%\n",
       a.task.c_str(), a.mode.c_str(), a.passages, a.passage_tokens, r.mean_prompt_tokens, r.correct,
       r.items, 100 * r.exact_match);
+  if (o.task == data::SynthTask::kQa)
+    std::printf("token F1 %.1f%% (greedy output against the answer span)\n", 100 * r.token_f1);
   write_json(a.json_out, {{"task", a.task},
                           {"mode", a.mode},
                           {"model", a.model_dir},
@@ -171,6 +173,7 @@ int run_retrieval(const EvalArgs& a) {
                           {"items", r.items},
                           {"correct", r.correct},
                           {"exact_match", r.exact_match},
+                          {"token_f1", r.token_f1},
                           {"mean_prompt_tokens", r.mean_prompt_tokens},
                           {"seed", a.seed}});
   return 0;
@@ -302,7 +305,8 @@ Runner add_eval(CLI::App& app) {
   cmd->add_option("--batch", a->batch_rows, "--suite: items per forward pass")
       ->capture_default_str();
   cmd->add_option("--task", a->task,
-                  "retrieval | two-facts | distractors | far (synthetic QA, exact match) | "
+                  "retrieval | two-facts | distractors | far | qa (synthetic QA, exact match; qa "
+                  "also token F1) | "
                   "perplexity (per category) | "
                   "final-block (last block of `segdata build` instances given the blocks before, "
                   "full vs block "
