@@ -28,17 +28,19 @@ for f in train validation test; do
 done
 stamp "corpus unpacked"
 
-# Synthetic tasks (train split pools): 14 jobs in parallel, ~2500 items each.
+# Synthetic tasks (train split pools): 17 jobs in parallel, ~2500 items each. The qa jobs are
+# the varied extractive QA task (train templates and entities, 20% unanswerable); the eval split
+# of its templates is what `eval --suite`'s qa-varied column measures.
 if [ ! -s "$W/data/synth/dataset.json" ]; then
   jobs=()
   i=0
   for spec in retrieval:4:200 retrieval:8:200 retrieval:12:200 retrieval:16:200 retrieval:8:100 retrieval:16:100 \
               retrieval:24:100 far:8:200 far:16:200 distractors:8:200 distractors:16:200 two-facts:8:200 \
-              two-facts:16:200 two-facts:12:100; do
+              two-facts:16:200 two-facts:12:100 qa:4:200 qa:8:200 qa:16:200; do
     IFS=: read -r task n tok <<<"$spec"
     i=$((i + 1))
     "$BA" -q synth --corpus "$W/corpus/train.jsonl" --tokenizer "$MODEL" --task "$task" --passages "$n" \
-      --passage-tokens "$tok" --n 2500 --seed $((100 + i)) --out "$W/synth/$i.jsonl" > "$W/logs/synth-$i.log" 2>&1 &
+      --passage-tokens "$tok" --n 2500 --seed $((100 + i)) --split train --out "$W/synth/$i.jsonl" > "$W/logs/synth-$i.log" 2>&1 &
     jobs+=($!)
   done
   [ -s "$W/data/corpus/dataset.json" ] || "$BA" shard --tokenizer $MODEL/tokenizer.model --in "$W/corpus/train.jsonl" \

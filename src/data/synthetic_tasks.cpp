@@ -17,6 +17,8 @@ const SynthOptions& checked(const SynthOptions& o) {
     throw InputError("passages must be 1..256, got " + std::to_string(o.passages));
   if (o.passage_tokens < 16 || o.passage_tokens > 8192)
     throw InputError("passage tokens must be 16..8192, got " + std::to_string(o.passage_tokens));
+  if (!(o.abstain_rate >= 0 && o.abstain_rate <= 1))
+    throw InputError("abstain rate must be 0..1, got " + std::to_string(o.abstain_rate));
   return o;
 }
 
@@ -51,6 +53,21 @@ void plant(std::string* passage, const std::string& fact, SynthRng& rng) {
     passage->insert(spans[k].first, fact + " ");
 }
 
+// Splices `fact` into a real sentence of the passage that ends with '.': "<sentence>; <fact>"
+// (a leading "The " of the fact lowercased). Without such a sentence, plants it on its own.
+void embed(std::string* passage, const std::string& fact, SynthRng& rng) {
+  std::vector<size_t> ends;  // byte offset of a sentence's final '.'
+  for (const auto& [b, e] : sentence_spans(*passage)) {
+    size_t last = e;
+    while (last > b && ((*passage)[last - 1] == ' ' || (*passage)[last - 1] == '\n')) --last;
+    if (last > b + 1 && (*passage)[last - 1] == '.') ends.push_back(last - 1);
+  }
+  if (ends.empty()) return plant(passage, fact, rng);
+  std::string clause = fact;
+  if (clause.rfind("The ", 0) == 0) clause[0] = 't';
+  passage->replace(ends[rng.below(ends.size())], 1, "; " + clause);
+}
+
 // Everything one item draws, before it is written out as facts.
 struct Draw {
   std::string name, noun, attribute;
@@ -69,16 +86,18 @@ std::string_view task_name(SynthTask task) {
       return "distractors";
     case SynthTask::kFar:
       return "far";
+    case SynthTask::kQa:
+      return "qa";
   }
   return "?";
 }
 
 SynthTask parse_task(std::string_view name) {
-  for (SynthTask t :
-       {SynthTask::kRetrieval, SynthTask::kTwoFacts, SynthTask::kDistractors, SynthTask::kFar})
+  for (SynthTask t : {SynthTask::kRetrieval, SynthTask::kTwoFacts, SynthTask::kDistractors,
+                      SynthTask::kFar, SynthTask::kQa})
     if (task_name(t) == name) return t;
   throw InputError("unknown task '" + std::string(name) +
-                   "' (want retrieval, two-facts, distractors or far)");
+                   "' (want retrieval, two-facts, distractors, far or qa)");
 }
 
 std::vector<std::string> SynthItem::blocks() const {
@@ -107,6 +126,10 @@ std::string SynthItem::to_json_line(const ChatFormat& format) const {
   j["answer"] = answer;
   j["text"] = text(format);
   j["facts"] = facts_json;
+  if (task == SynthTask::kQa) {
+    j["fact_type"] = fact_type;
+    j["answerable"] = answerable;
+  }
   return j.dump();
 }
 
@@ -134,6 +157,10 @@ SynthItem SynthGenerator::make(size_t index) const {
   std::vector<size_t> used;
   for (size_t i = 0; i < P; ++i)
     item.passages.push_back(sampler_.sample(rng, options_.passage_tokens, &used));
+  if (options_.task == SynthTask::kQa) {
+    fill_qa(&item, rng);
+    return item;
+  }
 
   // The key must not already occur in the real text, nor any value we plant.
   Draw d;
@@ -208,6 +235,8 @@ SynthItem SynthGenerator::make(size_t index) const {
           "What is the " + d.attribute + " of the town where the " + d.name + " " + d.noun + " is?";
       break;
     }
+    case SynthTask::kQa:  // fill_qa, above
+      break;
   }
   for (const SynthFact& f : item.facts) {
     plant(&item.passages[f.passage], f.text, rng);
@@ -215,6 +244,60 @@ SynthItem SynthGenerator::make(size_t index) const {
   }
   item.answer = answer;
   return item;
+}
+
+void SynthGenerator::fill_qa(SynthItem* item, SynthRng& rng) const {
+  const Split split = options_.split;
+  const NamePool& pool = name_pool(split);
+  const size_t P = options_.passages;
+  const FactType type = pick(all_fact_types(), rng);
+  const FactTemplates& t = fact_templates(type, split);
+  item->fact_type = std::string(fact_type_name(type));
+  item->answerable = static_cast<double>(rng.below(1000000)) >= options_.abstain_rate * 1e6;
+
+  // Subjects "the <Name> <noun>" whose key is nowhere in the real text, answers that are not
+  // either; all distinct. Subject 0 is asked about; in an abstention item it is never planted.
+  const size_t distractors = item->answerable ? rng.below(3) : 1 + rng.below(2);
+  std::vector<std::string> keys, answers;
+  const std::string first_name = pick(pool.names, rng);
+  while (keys.size() < 1 + distractors) {
+    // The first distractor shares the asked subject's name half the time (a near miss).
+    const std::string& name = keys.empty() || (keys.size() == 1 && rng.below(2) == 0)
+                                  ? first_name
+                                  : pick(pool.names, rng);
+    std::string key = name + " " + pick(t.subject_nouns, rng);
+    if (count_in(item->passages, key) == 0 &&
+        std::find(keys.begin(), keys.end(), key) == keys.end())
+      keys.push_back(std::move(key));
+  }
+  while (answers.size() < keys.size()) {
+    std::string a = draw_answer(type, split, rng);
+    // No answer inside another ("12 euros" in "112 euros"): each is found exactly where planted.
+    const bool overlaps = std::any_of(answers.begin(), answers.end(), [&](const std::string& b) {
+      return a.find(b) != std::string::npos || b.find(a) != std::string::npos;
+    });
+    if (count_in(item->passages, a) == 0 && !overlaps) answers.push_back(std::move(a));
+  }
+  const QaFact asked = make_qa_fact(type, split, "the " + keys[0], answers[0], rng);
+  for (size_t k = item->answerable ? 0 : 1; k < keys.size(); ++k) {
+    const QaFact f = k == 0 ? asked : make_qa_fact(type, split, "the " + keys[k], answers[k], rng);
+    const size_t at = rng.below(P);
+    item->facts.push_back({f.statement,
+                           at,
+                           k == 0 ? "answer" : "distractor",
+                           {keys[k].substr(0, keys[k].find(' '))},
+                           keys[k].substr(keys[k].find(' ') + 1),
+                           answers[k]});
+  }
+  for (const SynthFact& f : item->facts) {
+    if (rng.below(2) == 0)
+      embed(&item->passages[f.passage], f.text, rng);
+    else
+      plant(&item->passages[f.passage], f.text, rng);
+    if (f.role == std::string("answer")) item->fact_passage = f.passage;
+  }
+  item->question = asked.question;
+  item->answer = item->answerable ? answers[0] : std::string(kAbstainAnswer);
 }
 
 }  // namespace blockattn::data

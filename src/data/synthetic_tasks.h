@@ -10,6 +10,12 @@
 //   two-facts    "The Alder archive is in the town of Marlow." + "The access code of the town of
 //                Marlow is 48213." in different passages, a decoy pair for another town;
 //                "What is the access code of the town where the Alder archive is?"
+//   qa           varied extractive QA (qa_facts.h): one of six fact types (code, person, date,
+//                amount, place, phrase) stated with a random template of the split, on its own or
+//                spliced into a real corpus sentence, asked with a question worded apart from the
+//                statement, among 0-2 facts of the same type about other subjects; a fraction
+//                (abstain_rate) are unanswerable: the asked subject is in no block and the
+//                answer is kAbstainAnswer ("The context does not say.")
 //
 // Names, nouns and values come from the split's own pool (name_pools.h), so evaluation items
 // share no entity or value with training items. Item i of a (seed, split, task) is the same
@@ -23,15 +29,17 @@
 #include <vector>
 
 #include "data/name_pools.h"
+#include "data/qa_facts.h"
 #include "data/synthetic_passages.h"
 
 #include "tokenizer/chat_format.h"
 
 namespace blockattn::data {
 
-enum class SynthTask { kRetrieval, kTwoFacts, kDistractors, kFar };
+enum class SynthTask { kRetrieval, kTwoFacts, kDistractors, kFar, kQa };
 
-std::string_view task_name(SynthTask task);   // "retrieval" | "two-facts" | "distractors" | "far"
+// "retrieval" | "two-facts" | "distractors" | "far" | "qa"
+std::string_view task_name(SynthTask task);
 SynthTask parse_task(std::string_view name);  // throws InputError
 
 struct SynthOptions {
@@ -43,6 +51,8 @@ struct SynthOptions {
   // retrieval only: < 0 plants the fact in a random passage; a depth in [0, 1] plants it in
   // passage round(depth · (passages - 1)) (needle-in-a-haystack sweeps). Items differ only there.
   double fact_depth = -1;
+  // qa only: the fraction of unanswerable items, 0..1.
+  double abstain_rate = 0.2;
 };
 
 struct SynthFact {
@@ -63,6 +73,10 @@ struct SynthItem {
   std::string question;
   std::string answer;
   std::vector<SynthFact> facts;
+  // qa only: the fact type ("code", "person", ...) and whether a block answers the question
+  // (false: answer is kAbstainAnswer, fact_passage is 0 and no fact has role "answer").
+  std::string fact_type;
+  bool answerable = true;
 
   // The prompt's context blocks: each passage followed by a blank line (the engine uses blocks
   // verbatim, so this is what a caller passing the passages as documents sends).
@@ -72,7 +86,7 @@ struct SynthItem {
   // "...\n\n<|im_start|>user\n<q><|im_end|>\n<|im_start|>assistant\n<a><|im_end|>".
   std::string text(const ChatFormat& format) const;
   // One JSONL line (no newline): id, task, split, passages, fact_passage, question, answer,
-  // text (in `format`), facts.
+  // text (in `format`), facts; qa items also fact_type and answerable.
   std::string to_json_line(const ChatFormat& format) const;
 };
 
@@ -87,6 +101,8 @@ class SynthGenerator {
   const PassageSampler& sampler() const { return sampler_; }
 
  private:
+  void fill_qa(SynthItem* item, SynthRng& rng) const;
+
   SynthOptions options_;
   PassageSampler sampler_;
   uint64_t stream_;  // (seed, split, task) hashed: the item seeds of one stream

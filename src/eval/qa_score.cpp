@@ -20,9 +20,11 @@ QaScoreOptions sink_options_of(const Model& model, const Tokenizer& tokenizer, b
 
 std::vector<bool> score_qa(const Model& model, const Tokenizer& tokenizer, const ChatFormat& format,
                            const std::vector<QaItem>& items, const QaScoreOptions& o,
-                           const std::function<void(size_t)>& progress) {
+                           const std::function<void(size_t)>& progress,
+                           std::vector<std::string>* argmax_answers) {
   torch::NoGradGuard no_grad;
   std::vector<bool> correct(items.size(), false);
+  if (argmax_answers) argmax_answers->assign(items.size(), std::string());
   const int64_t context = model.config().max_position_embeddings;
   for (size_t first = 0; first < items.size();
        first += static_cast<size_t>(std::max<int64_t>(1, o.batch_rows))) {
@@ -62,6 +64,8 @@ std::vector<bool> score_qa(const Model& model, const Tokenizer& tokenizer, const
             .to(torch::kCPU);
     torch::Tensor hit = predicted == b.targets.to(torch::kCPU);  // [N] bool
     const bool* h = hit.data_ptr<bool>();
+    torch::Tensor predicted_ids = predicted.to(torch::kLong).contiguous();
+    const int64_t* pid = predicted_ids.data_ptr<int64_t>();
     int64_t at = 0;
     for (size_t r = 0; r < layouts.size(); ++r) {
       // Each row's predictions are its final block's; the answer's are the last ones.
@@ -69,6 +73,11 @@ std::vector<bool> score_qa(const Model& model, const Tokenizer& tokenizer, const
       const int64_t a = static_cast<int64_t>(answer_tokens[r]);
       correct[first + r] =
           a > 0 && std::all_of(h + at + n - a, h + at + n, [](bool x) { return x; });
+      if (argmax_answers) {
+        std::vector<int32_t> ids;
+        for (int64_t k = at + n - a; k < at + n; ++k) ids.push_back(static_cast<int32_t>(pid[k]));
+        (*argmax_answers)[first + r] = tokenizer.decode(ids, /*skip_special_tokens=*/true);
+      }
       at += n;
     }
     if (progress) progress(last);

@@ -37,10 +37,14 @@ struct QaScoreOptions {
 };
 
 // One flag per item: greedy decoding would answer exactly. InputError if an item does not fit
-// the model's context.
+// the model's context. With `argmax_answers`, also each item's teacher-forced answer: the
+// model's argmax at every answer position, decoded without special tokens (equal to the greedy
+// answer when the flag is set; otherwise the per-position best guess that token F1 scores,
+// eval/answer_match.h).
 std::vector<bool> score_qa(const Model& model, const Tokenizer& tokenizer, const ChatFormat& format,
                            const std::vector<QaItem>& items, const QaScoreOptions& options,
-                           const std::function<void(size_t done)>& progress = {});
+                           const std::function<void(size_t done)>& progress = {},
+                           std::vector<std::string>* argmax_answers = nullptr);
 
 // The model's sink settings as the engine serves them (resolve_sinks, attention/prompt_layout.h).
 QaScoreOptions sink_options_of(const Model& model, const Tokenizer& tokenizer, bool block_mode);

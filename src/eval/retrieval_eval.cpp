@@ -4,6 +4,8 @@
 
 #include "blockattn/tokenizer.h"
 
+#include "eval/answer_match.h"
+
 namespace blockattn::eval {
 
 namespace {
@@ -48,6 +50,7 @@ RetrievalEvalResult eval_retrieval(Engine& engine, const std::string& tokenizer_
     const GenerateResult out = engine.generate(req);
     prompt_tokens += out.timings.prompt_tokens;
     ++r.items;
+    r.token_f1 += answer_token_f1(out.text, item.answer);
     if (exact_match(out.text, item.answer)) {
       ++r.correct;
     } else if (r.failures.size() < 5) {
@@ -56,6 +59,7 @@ RetrievalEvalResult eval_retrieval(Engine& engine, const std::string& tokenizer_
     if (progress) progress(r.items, r.correct);
   }
   r.exact_match = r.items ? static_cast<double>(r.correct) / static_cast<double>(r.items) : 0;
+  r.token_f1 = r.items ? r.token_f1 / static_cast<double>(r.items) : 0;
   r.mean_prompt_tokens = r.items ? prompt_tokens / static_cast<double>(r.items) : 0;
   return r;
 }

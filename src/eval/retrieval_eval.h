@@ -29,7 +29,8 @@ struct RetrievalExample {
 
 struct RetrievalEvalResult {
   size_t items = 0, correct = 0;
-  double exact_match = 0;                  // correct / items
+  double exact_match = 0;  // correct / items
+  double token_f1 = 0;     // mean answer_token_f1 (eval/answer_match.h) of the greedy outputs
   double mean_prompt_tokens = 0;           // as the engine counted them (sinks included)
   std::vector<RetrievalExample> failures;  // the first few wrong answers, for the report
 };

@@ -1,11 +1,13 @@
 #include "eval/suite.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
 #include "data/synthetic_tasks.h"
+#include "eval/answer_match.h"
 #include "eval/final_block_eval.h"
 #include "model/model.h"
 
@@ -24,6 +26,31 @@ std::vector<QaItem> make_items(const std::vector<std::string>& documents, data::
   std::vector<QaItem> items;
   for (size_t i = 0; i < n; ++i) items.push_back(to_qa(gen.make(i)));
   return items;
+}
+
+// The qa-varied figures (SuiteScores::qa_breakdown) of one run.
+std::map<std::string, double> qa_breakdown(const SuiteTask& t, const std::vector<bool>& ok,
+                                           const std::vector<std::string>& argmax) {
+  std::map<std::string, std::pair<double, size_t>> sums;  // key -> (sum, items)
+  auto add = [&](const std::string& key, double v) {
+    sums[key].first += v;
+    ++sums[key].second;
+  };
+  for (size_t i = 0; i < ok.size(); ++i) {
+    if (t.cells[i] == "abstain") {
+      add("abstain", ok[i] ? 1 : 0);
+      continue;
+    }
+    // Exact under greedy decoding means the argmax answer is the answer: F1 1.
+    const double f1 = ok[i] ? 1.0 : answer_token_f1(argmax[i], t.items[i].answer);
+    for (const std::string& suffix : {std::string(), ":" + t.cells[i]}) {
+      add("em" + suffix, ok[i] ? 1 : 0);
+      add("f1" + suffix, f1);
+    }
+  }
+  std::map<std::string, double> out;
+  for (const auto& [key, v] : sums) out[key] = v.first / static_cast<double>(v.second);
+  return out;
 }
 
 }  // namespace
@@ -52,6 +79,20 @@ EvalSuite::EvalSuite(const Tokenizer& tokenizer, const std::vector<std::string>&
       so.passages = spec.passages;
       qa_.push_back({spec.name, make_items(documents, so, o.qa_items, tokenizer), {}});
     }
+  if (o.qa_items > 0) {
+    data::SynthOptions so = base;
+    so.task = data::SynthTask::kQa;
+    so.passages = 8;
+    SuiteTask varied{"qa-varied", {}, {}};
+    data::SynthGenerator gen(documents, so,
+                             [&](std::string_view s) { return tokenizer.encode(s).size(); });
+    for (size_t i = 0; i < o.qa_items; ++i) {
+      const data::SynthItem item = gen.make(i);
+      varied.items.push_back(to_qa(item));
+      varied.cells.push_back(item.answerable ? item.fact_type : "abstain");
+    }
+    qa_.push_back(std::move(varied));
+  }
   if (o.needle_items > 0) {
     SuiteTask needle{"needle", {}, {}};
     for (size_t passages : o.needle_passages)
@@ -91,7 +132,17 @@ SuiteScores EvalSuite::run(const Model& model, const Tokenizer& tokenizer, bool 
   QaScoreOptions qo = sink_options_of(model, tokenizer, block_mode);
   qo.batch_rows = options_.batch_rows;
   for (const SuiteTask& t : qa_) {
-    const std::vector<bool> ok = score_qa(model, tokenizer, format, t.items, qo);
+    const bool varied = t.name == "qa-varied";
+    std::vector<std::string> argmax;
+    const std::vector<bool> ok =
+        score_qa(model, tokenizer, format, t.items, qo, {}, varied ? &argmax : nullptr);
+    if (varied) {
+      s.qa_breakdown = qa_breakdown(t, ok, argmax);
+      s.score[t.name] = static_cast<double>(std::count(ok.begin(), ok.end(), true)) /
+                        static_cast<double>(ok.size());
+      if (progress) progress(t.name);
+      continue;
+    }
     size_t correct = 0;
     std::map<std::string, std::pair<size_t, size_t>> cells;  // cell -> (correct, items)
     for (size_t i = 0; i < ok.size(); ++i) {

@@ -5,6 +5,8 @@
 //   qa8, qa16    single-fact retrieval, 8 / 16 passages of ~200 tokens
 //   two-facts    two chained facts in different passages, 8 passages
 //   distractors  the fact among near-miss facts, 8 passages
+//   qa-varied    held-out phrasing: varied extractive QA (synth --task qa, eval templates and
+//                entities), 8 passages, 20% unanswerable ("The context does not say.")
 //   needle       one fact at depth 0, ¼, ½, ¾, 1 of haystacks of 4, 8 and 16 passages (~0.8k-3.2k
 //   tokens)
 //
@@ -37,12 +39,17 @@ struct SuiteOptions {
 struct SuiteTask {
   std::string name;
   std::vector<QaItem> items;       // empty for final-block
-  std::vector<std::string> cells;  // needle: the cell of each item ("2000@0.50")
+  std::vector<std::string> cells;  // needle: the cell of each item ("2000@0.50"); qa-varied:
+                                   // its fact type ("date") or "abstain"
 };
 
 struct SuiteScores {
   std::map<std::string, double> score;  // task -> exact match (QA) or perplexity (final-block)
   std::map<std::string, double> needle_cells;
+  // qa-varied: "em" and "f1" over answerable items, "abstain" (accuracy on unanswerable ones),
+  // "em:<type>" and "f1:<type>" per fact type. F1 is answer_token_f1 (eval/answer_match.h) of
+  // the teacher-forced argmax answer (qa_score.h).
+  std::map<std::string, double> qa_breakdown;
 };
 
 class EvalSuite {

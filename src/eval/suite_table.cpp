@@ -83,6 +83,24 @@ std::string suite_table(const std::vector<std::string>& tasks, const std::vector
       out += "\n";
     }
   }
+  if (!rows[0].qa_breakdown.empty()) {
+    out +=
+        "\nqa-varied (held-out phrasing) exact match / token F1 on answerable items, abstention "
+        "accuracy on unanswerable ones:\n\n| model | mode |";
+    for (const auto& [key, v] : rows[0].qa_breakdown) out += " " + key + " |";
+    out += "\n| --- | --- |";
+    for (size_t i = 0; i < rows[0].qa_breakdown.size(); ++i) out += " ---: |";
+    out += "\n";
+    for (const SuiteRow& r : rows) {
+      out += "| " + r.model + " | " + r.mode + " |";
+      for (const auto& [key, v] : rows[0].qa_breakdown) {
+        auto it = r.qa_breakdown.find(key);
+        out += it == r.qa_breakdown.end() ? std::string(" - |")
+                                          : format(" %.1f%% |", 100 * it->second);
+      }
+      out += "\n";
+    }
+  }
   return out;
 }
 

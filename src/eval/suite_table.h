@@ -12,6 +12,7 @@ struct SuiteRow {
   std::string model, mode;              // mode: "full" | "block"
   std::map<std::string, double> score;  // task -> exact match in [0, 1], or perplexity
   std::map<std::string, double> needle_cells;
+  std::map<std::string, double> qa_breakdown;  // SuiteScores::qa_breakdown (eval/suite.h)
 };
 
 struct SuiteSummary {
@@ -30,7 +31,8 @@ bool lower_is_better(const std::string& task);  // perplexity columns
 SuiteSummary summarize(const std::vector<std::string>& tasks, const std::vector<SuiteRow>& rows,
                        size_t row);
 
-// Markdown: the main table (scores, worst/mean vs teacher full, gap closed) and the needle cells.
+// Markdown: the main table (scores, worst/mean vs teacher full, gap closed), the needle cells and
+// the qa-varied breakdown (EM / token F1 per fact type, abstention).
 std::string suite_table(const std::vector<std::string>& tasks, const std::vector<SuiteRow>& rows);
 
 }  // namespace blockattn::eval

@@ -163,6 +163,8 @@ int run_retrieval(const EvalArgs& a) {
       "= %.1f%%\n",
       a.task.c_str(), a.mode.c_str(), a.passages, a.passage_tokens, r.mean_prompt_tokens, r.correct,
       r.items, 100 * r.exact_match);
+  if (o.task == data::SynthTask::kQa)
+    std::printf("token F1 %.1f%% (greedy output against the answer span)\n", 100 * r.token_f1);
   write_json(a.json_out, {{"task", a.task},
                           {"mode", a.mode},
                           {"model", a.model_dir},
@@ -171,6 +173,7 @@ int run_retrieval(const EvalArgs& a) {
                           {"items", r.items},
                           {"correct", r.correct},
                           {"exact_match", r.exact_match},
+                          {"token_f1", r.token_f1},
                           {"mean_prompt_tokens", r.mean_prompt_tokens},
                           {"seed", a.seed}});
   return 0;
@@ -216,7 +219,7 @@ int run_suite(const EvalArgs& a) {
     for (const char* mode : {"full", "block"}) {
       std::fprintf(stderr, "eval: %s (%s attention)...\n", models[m].first.c_str(), mode);
       const eval::SuiteScores s = suite.run(*model, *tokenizer, std::string(mode) == "block");
-      rows.push_back({models[m].first, mode, s.score, s.needle_cells});
+      rows.push_back({models[m].first, mode, s.score, s.needle_cells, s.qa_breakdown});
     }
   }
   std::fputs(eval::suite_table(tasks, rows).c_str(), stdout);
@@ -227,6 +230,7 @@ int run_suite(const EvalArgs& a) {
                  {"mode", rows[r].mode},
                  {"scores", rows[r].score},
                  {"needle_cells", rows[r].needle_cells},
+                 {"qa_breakdown", rows[r].qa_breakdown},
                  {"worst_vs_teacher_full", s.worst},
                  {"mean_vs_teacher_full", s.mean},
                  {"gap_closed", s.gap_closed},
@@ -259,7 +263,8 @@ int run_suite_report(const EvalArgs& a) {
       for (const auto& r : j.at("rows")) {
         eval::SuiteRow row{r.at("model").get<std::string>(), r.at("mode").get<std::string>(),
                            r.at("scores").get<std::map<std::string, double>>(),
-                           r.at("needle_cells").get<std::map<std::string, double>>()};
+                           r.at("needle_cells").get<std::map<std::string, double>>(),
+                           r.value("qa_breakdown", std::map<std::string, double>{})};
         bool seen = false;
         for (const auto& old : rows)
           seen = seen || (old.model == row.model && old.mode == row.mode);
@@ -300,7 +305,8 @@ Runner add_eval(CLI::App& app) {
   cmd->add_option("--batch", a->batch_rows, "--suite: items per forward pass")
       ->capture_default_str();
   cmd->add_option("--task", a->task,
-                  "retrieval | two-facts | distractors | far (synthetic QA, exact match) | "
+                  "retrieval | two-facts | distractors | far | qa (synthetic QA, exact match; qa "
+                  "also token F1) | "
                   "perplexity (per category) | "
                   "final-block (last block of `segdata build` instances given the blocks before, "
                   "full vs block "

@@ -26,6 +26,7 @@ struct SynthArgs {
   size_t passages = 8;
   size_t passage_tokens = 200;
   uint64_t seed = 1;
+  double abstain_rate = 0.2;
   std::string format = "chatml";
   std::string chat = "chatml";  // --format blocks: layout of the final block
 };
@@ -37,6 +38,9 @@ int run_synth(const SynthArgs& a) {
   options.passages = a.passages;
   options.passage_tokens = a.passage_tokens;
   options.seed = a.seed;
+  options.abstain_rate = a.abstain_rate;
+  if (a.abstain_rate < 0 || a.abstain_rate > 1)
+    throw InputError("--abstain-rate must be between 0 and 1");
   if (a.n == 0) throw InputError("--n must be at least 1");
   const bool as_blocks = a.format == "blocks";
   if (as_blocks && a.chat != "chatml" && a.chat != "plain")
@@ -87,7 +91,9 @@ Runner add_synth(CLI::App& app) {
   cmd->add_option("--corpus", args->corpus, "JSONL documents with a \"text\" field; several: a,b,c")
       ->required();
   cmd->add_option("--out", args->out, "Output JSONL file")->required();
-  cmd->add_option("--task", args->task, "retrieval | two-facts | distractors | far")
+  cmd->add_option("--task", args->task,
+                  "retrieval | two-facts | distractors | far | qa (varied extractive QA with "
+                  "abstention; --split picks the template and entity pools)")
       ->capture_default_str();
   cmd->add_option("--n", args->n, "Number of items")->capture_default_str();
   cmd->add_option(
@@ -104,9 +110,14 @@ Runner add_synth(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--passage-tokens", args->passage_tokens, "Target tokens per passage (16..8192)")
       ->capture_default_str();
-  cmd->add_option("--split", args->split, "train | eval (disjoint names, values and documents)")
+  cmd->add_option("--split", args->split,
+                  "train | eval (disjoint names, values, documents and qa templates)")
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Seed; item i depends only on (seed, split, task, i)")
+      ->capture_default_str();
+  cmd->add_option(
+         "--abstain-rate", args->abstain_rate,
+         "--task qa: fraction of unanswerable items (answer \"The context does not say.\")")
       ->capture_default_str();
   cmd->add_option("--tokenizer", args->tokenizer_dir,
                   "Tokenizer directory to count passage tokens exactly");
