@@ -322,11 +322,10 @@ TEST_F(Distill, OneStepLowersTheTrainingObjectiveOnItsBatch) {
   EXPECT_LT(r.val_kl[1].second, r.val_kl[0].second);
 }
 
-TEST_F(Distill, ResumeFromACheckpointIsBitwiseIdentical) {
-  TempDir tmp;
-  make_samples(tmp);
-  const std::string config =
-      distill_config(tmp, 6, R"({"sink_tokens": 1, "block_dropout": 0.5, "token_weighting": 1})");
+// A run of `config` stopped after 2 steps and resumed (OUT b) against one uninterrupted run
+// (OUT a): the same loss at every step, the same bytes in `result` (a file under OUT).
+void expect_resumed_run_equals_whole(const TempDir& tmp, const std::string& config,
+                                     const std::string& result) {
   train::DistillResult whole = train::run_distill(distill_options(tmp, config, tmp / "a"));
   train::DistillOptions o = distill_options(tmp, config, tmp / "b");
   o.max_steps = 2;
@@ -341,8 +340,15 @@ TEST_F(Distill, ResumeFromACheckpointIsBitwiseIdentical) {
   split.insert(split.end(), rest.losses.begin(), rest.losses.end());
   ASSERT_EQ(split.size(), whole.losses.size());
   for (size_t i = 0; i < split.size(); ++i) EXPECT_EQ(split[i], whole.losses[i]) << "step " << i;
-  EXPECT_EQ(read_file(tmp / "a/model/model.safetensors"),
-            read_file(tmp / "b/model/model.safetensors"));
+  EXPECT_EQ(read_file(tmp / ("a/" + result)), read_file(tmp / ("b/" + result)));
+}
+
+TEST_F(Distill, ResumeFromACheckpointIsBitwiseIdentical) {
+  TempDir tmp;
+  make_samples(tmp);
+  const std::string config =
+      distill_config(tmp, 6, R"({"sink_tokens": 1, "block_dropout": 0.5, "token_weighting": 1})");
+  expect_resumed_run_equals_whole(tmp, config, "model/model.safetensors");
 }
 
 // LoRA distillation: the teacher is the frozen base with the adapter off (one copy of the weights).
@@ -413,21 +419,7 @@ TEST_F(Distill, LoraResumeIsBitwiseIdentical) {
   const std::string config =
       distill_config(tmp, 4, R"({"sink_tokens": 1, "block_dropout": 0.5, "token_weighting": 1,
                   "lora": {"rank": 2, "alpha": 4, "dropout": 0.1, "targets": ["q_proj", "v_proj", "down_proj"]}})");
-  train::DistillResult whole = train::run_distill(distill_options(tmp, config, tmp / "a"));
-  train::DistillOptions o = distill_options(tmp, config, tmp / "b");
-  o.max_steps = 2;
-  train::DistillResult first = train::run_distill(o);
-  EXPECT_FALSE(first.finished);
-  o.max_steps = 0;
-  o.resume = true;
-  train::DistillResult rest = train::run_distill(o);
-  ASSERT_TRUE(rest.finished);
-  std::vector<double> split = first.losses;
-  split.insert(split.end(), rest.losses.begin(), rest.losses.end());
-  ASSERT_EQ(split.size(), whole.losses.size());
-  for (size_t i = 0; i < split.size(); ++i) EXPECT_EQ(split[i], whole.losses[i]) << "step " << i;
-  EXPECT_EQ(read_file(tmp / "a/adapter/adapter_model.safetensors"),
-            read_file(tmp / "b/adapter/adapter_model.safetensors"));
+  expect_resumed_run_equals_whole(tmp, config, "adapter/adapter_model.safetensors");
   // A LoRA checkpoint does not resume a run of another rank.
   const std::string other =
       distill_config(tmp, 4, R"({"sink_tokens": 1, "block_dropout": 0.5, "token_weighting": 1,
@@ -509,8 +501,16 @@ TEST_F(Distill, TwoGlooProcessesStayInSyncAndMatchOneProcess) {
                                       "model.layers.0.self_attn.q_proj.weight");
   torch::Tensor b = test::read_tensor(tmp / "two/model/model.safetensors",
                                       "model.layers.0.self_attn.q_proj.weight");
-  EXPECT_LT(test::max_abs_diff(a, b), 1e-5);
-  EXPECT_GT(test::max_abs_diff(a, tiny_model()->weights().layers[0].q_proj), 1e-6);  // it trained
+  // Equal up to float summation order: two processes run micro-batches of other shapes, so the
+  // gradients differ in their last bits, and AdamW turns the sign noise of near-zero gradient
+  // elements into full-size updates of a few elements (a max-abs bound of 1e-5 held on one
+  // machine and failed at 5.5e-4 on another, with the pre-LoRA code too). So the bound is on the
+  // mean difference against the mean movement: a lost or doubled gradient share moves it by
+  // tens of percent; summation order moves it by about 1%.
+  torch::Tensor initial = tiny_model()->weights().layers[0].q_proj;
+  const double moved = (a - initial).abs().mean().item<double>();
+  EXPECT_GT(moved, 1e-6);  // it trained
+  EXPECT_LT((a - b).abs().mean().item<double>(), 0.05 * moved);
 }
 #endif
 
