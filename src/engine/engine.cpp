@@ -322,7 +322,15 @@ std::vector<StepOutput> step_sessions(const std::vector<Session::Impl*>& session
       (running[i]->model == &model ? batch : rest).push_back(running[i]);
       (running[i]->model == &model ? batch_tokens : rest_tokens).push_back(tokens[i]);
     }
-    decode_step(model, batch, batch_tokens);
+    try {
+      decode_step(model, batch, batch_tokens);  // on failure it ends `batch`'s sessions
+    } catch (...) {
+      for (Session::Impl* s : rest) {
+        StepOutput ignored;
+        s->finish("error", ignored);
+      }
+      throw;
+    }
     running = std::move(rest);
     tokens = std::move(rest_tokens);
   }

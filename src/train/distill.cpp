@@ -415,7 +415,10 @@ void report_start(ProgressLine& progress, const DistillOptions& o, const Setup& 
       (unsigned long long)s.train.content_tokens, (unsigned long long)s.train.trimmed,
       (unsigned long long)s.train.dropped, (long long)(t.batch_size * t.grad_accum),
       (long long)t.seq_len, d.sink_tokens, d.block_dropout, d.token_weighting, d.full_fraction,
-      student.dtype() == torch::kBFloat16 ? "bf16 compute + fp32 master weights" : "fp32",
+      student.adapter() ? (student.dtype() == torch::kBFloat16 ? "frozen bf16 base + fp32 adapter"
+                                                               : "frozen fp32 base + fp32 adapter")
+      : student.dtype() == torch::kBFloat16 ? "bf16 compute + fp32 master weights"
+                                            : "fp32",
       device.str().c_str(), o.world, dp.backend().c_str(),
       s.checkpoint.empty() ? "" : (", resuming at step " + std::to_string(start_step)).c_str());
   progress.message(head);
