@@ -20,8 +20,8 @@ struct DistillOptions {
       teacher_dir;  // distill: the frozen full-attention teacher; blockft: the model to fine-tune
   std::string student_dir;  // optional start of the student (default: a copy of teacher_dir); must
                             // share the teacher's architecture, sizes and tokenizer
-  std::string data_dir;  // train/*.jsonl block samples, validation/*.jsonl (optional)
-  std::string out_dir;   // checkpoint/, metrics.jsonl and, at the end, model/
+  std::string data_dir;     // train/*.jsonl block samples, validation/*.jsonl (optional)
+  std::string out_dir;      // checkpoint/, metrics.jsonl and, at the end, model/
   bool resume = false;
   double max_minutes = 0;  // > 0: checkpoint and stop after this much wall time
   int64_t max_steps = 0;   // > 0: checkpoint and stop after this many steps in this run
@@ -42,7 +42,7 @@ struct DistillResult {
       val_kl;                       // (step, validation KL to the teacher; 0 for blockft)
   double content_tokens_per_s = 0;  // sample tokens consumed per second
   uint64_t content_tokens = 0;      // consumed by this run
-  std::string model_dir;  // OUT/model, or OUT/adapter with distill.lora
+  std::string model_dir;            // OUT/model, or OUT/adapter with distill.lora
 };
 
 // Errors before training starts: IoError/FormatError/InputError for bad paths, configs or samples;
