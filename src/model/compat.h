@@ -2,6 +2,7 @@
 // Debian 12's libtorch 1.13 (CPU, this machine and CI) and PyTorch 2.11's libtorch (CUDA 13, H200).
 #pragma once
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/Event.h>
 #include <c10/core/StreamGuard.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
@@ -22,6 +23,7 @@
 // BLOCKATTN_WITH_CUDA: set by CMake where libtorch was built with CUDA (its headers and the CUDA
 // runtime's are then on the include path).
 #if defined(BLOCKATTN_WITH_CUDA)
+#include <ATen/cuda/CUDAGeneratorImpl.h>
 #include <cuda_runtime_api.h>
 #endif
 
@@ -293,6 +295,43 @@ inline torch::Tensor attention_packed_causal(const torch::Tensor& q, const torch
     start += n;
   }
   return parts.size() == 1 ? parts[0] : torch::cat(parts, 2);
+}
+
+// Varlen causal attention with gradients, for training: queries and keys packed as sequences
+// back to back, q [Nq, n_head, D], k, v [Nk, n_kv, D] (last dimension contiguous), sequence s
+// being q rows cu_q[s] .. cu_q[s+1] and k rows cu_k[s] .. cu_k[s+1] (int32 on the device), its
+// query i seeing keys 0 .. (len_k - len_q) + i (causal aligned to the bottom right, flash
+// attention 2's rule). Returns [Nq, n_head, D], differentiable in q, k and v, or an undefined
+// tensor where no flash kernel applies (CPU, fp32, libtorch 1.13, or a refused shape).
+inline torch::Tensor attention_varlen_causal(const torch::Tensor& q, const torch::Tensor& k,
+                                             const torch::Tensor& v, const torch::Tensor& cu_q,
+                                             const torch::Tensor& cu_k, int64_t max_q,
+                                             int64_t max_k) {
+#if BLOCKATTN_TORCH_2
+  static std::atomic<bool> unavailable{false};
+  const auto dt = q.scalar_type();
+  if (!q.is_cuda() || (dt != torch::kBFloat16 && dt != torch::kHalf) || unavailable) return {};
+  try {
+    auto out = at::_flash_attention_forward(q, k, v, cu_q, cu_k, max_q, max_k, 0.0,
+                                            /*is_causal=*/true, /*return_debug_mask=*/false);
+    return std::get<0>(out);
+  } catch (const c10::Error&) {
+    unavailable = true;  // the per-span path from now on
+    return {};
+  }
+#else
+  (void)q, (void)k, (void)v, (void)cu_q, (void)cu_k, (void)max_q, (void)max_k;
+  return {};
+#endif
+}
+
+// The default random generator of `device` (the one torch::dropout draws from there).
+inline at::Generator default_generator(const torch::Device& device) {
+#if defined(BLOCKATTN_WITH_CUDA)
+  if (device.is_cuda()) return at::cuda::detail::getDefaultCUDAGenerator(device.index());
+#endif
+  (void)device;
+  return at::detail::getDefaultCPUGenerator();
 }
 
 // A point in the work queued on the current stream of a device, made by the thread that produced

@@ -4,6 +4,7 @@
 #include "checkpoint/safetensors.h"
 #include "model/compat.h"
 #include "model/fused_ops.h"
+#include "model/layer_checkpoint.h"
 #include "model/torch_dtype.h"
 
 namespace blockattn {
@@ -159,6 +160,8 @@ torch::Tensor Model::attend(int64_t layer, const torch::Tensor& q, const torch::
   } else if (kv.packed) {
     cache->write(layer, k, v);  // packed index == buffer index: the cache started empty
     out = compat::attention_packed_causal(q, k, v, *kv.packed);
+  } else if (kv.spans) {
+    out = span_attention(q, k, v, *kv.spans);
   } else if (kv.mask) {
     out = compat::attention(q, k, v, *kv.mask, /*causal=*/false);
   } else if (!cache) {
@@ -253,6 +256,13 @@ torch::Tensor Model::run_layers(torch::Tensor x, int64_t B, const torch::Tensor&
                                 LogitsFor rows) const {
   // Each residual add is fused with the norm that follows it.
   const int64_t L = config_.num_layers;
+  if (kv.checkpoint && torch::GradMode::is_enabled()) {
+    // The backward pass needs a path to every layer's recomputation: from x itself when nothing
+    // before the first layer is trained (a frozen embedding, as with LoRA).
+    if (!x.requires_grad()) x = x.detach().requires_grad_(true);
+    for (int64_t l = 0; l < L; ++l) x = LayerCheckpoint::run(*this, l, x, B, cos, sin, kv);
+    return x;  // [B*T, hidden]
+  }
   torch::Tensor h = rms_norm(x, weights_.layers[0].input_norm);  // [B*T, hidden]
   const bool trim_last =
       rows != LogitsFor::kAll && kv.cache && !kv.rows && !kv.mask && B == 1 && x.size(0) > 1;
@@ -369,8 +379,10 @@ torch::Tensor Model::forward_decode_batch(const torch::Tensor& ids,
   return torch::linear(rms_norm(x, weights_.final_norm), weights_.lm_head).to(torch::kFloat32);
 }
 
-torch::Tensor Model::final_hidden(const torch::Tensor& ids, const torch::Tensor* mask,
-                                  const torch::Tensor* positions) const {
+torch::Tensor Model::final_hidden(const TrainInputs& in) const {
+  const torch::Tensor& ids = in.ids;
+  const torch::Tensor* mask = in.mask.defined() ? &in.mask : nullptr;
+  const torch::Tensor* positions = in.positions.defined() ? &in.positions : nullptr;
   if (ids.dim() != 2 || ids.size(1) == 0)
     throw InputError("the model needs ids of shape [B, T] with T > 0");
   const int64_t B = ids.size(0), T = ids.size(1);
@@ -409,24 +421,53 @@ torch::Tensor Model::final_hidden(const torch::Tensor& ids, const torch::Tensor*
   if (mask) mask4 = mask->dim() == 3 ? mask->to(device_).unsqueeze(1) : mask->to(device_);
   torch::Tensor flat = ids.to(device_, torch::kInt64).reshape({B * T});  // [B*T]
   torch::Tensor x = weights_.embed.index_select(0, flat);                // [B*T, hidden]
+  if (in.spans && (mask || in.spans->tokens != B * T))
+    throw InputError("span attention needs no mask and a plan of B * T = " + std::to_string(B * T) +
+                     " tokens");
   KVTarget kv;
   if (mask) kv.mask = &mask4;
+  kv.spans = in.spans;
+  kv.checkpoint = in.checkpoint_layers;
   x = run_layers(x, B, cos, sin, kv);       // [B*T, hidden]
   return rms_norm(x, weights_.final_norm);  // [B*T, hidden]
 }
 
 torch::Tensor Model::forward_train(const torch::Tensor& ids, const torch::Tensor& mask,
                                    const torch::Tensor& positions) const {
-  torch::Tensor hidden = final_hidden(ids, mask.defined() ? &mask : nullptr,  // [B*T, hidden]
-                                      positions.defined() ? &positions : nullptr);
+  TrainInputs in;
+  in.ids = ids;
+  in.mask = mask;
+  in.positions = positions;
+  return forward_train(in);
+}
+
+torch::Tensor Model::forward_train(const TrainInputs& in) const {
+  torch::Tensor hidden = final_hidden(in);  // [B*T, hidden]
+  if (in.logit_rows.defined()) {
+    const torch::Tensor rows = in.logit_rows.to(device_, torch::kInt64);  // [N]
+    return torch::linear(hidden.index_select(0, rows), weights_.lm_head).to(torch::kFloat32);
+  }
   torch::Tensor logits = torch::linear(hidden, weights_.lm_head);  // [B*T, vocab]
-  return logits.to(torch::kFloat32).view({ids.size(0), ids.size(1), config_.vocab_size});
+  return logits.to(torch::kFloat32).view({in.ids.size(0), in.ids.size(1), config_.vocab_size});
+}
+
+torch::Tensor Model::train_layer(int64_t layer, const torch::Tensor& x, int64_t B,
+                                 const torch::Tensor& cos, const torch::Tensor& sin,
+                                 const KVTarget& kv) const {
+  const LayerWeights& w = weights_.layers[layer];
+  torch::Tensor h = rms_norm(x, w.input_norm);  // [B*T, hidden]
+  auto [mid, normed] = add_rms_norm(x, attention_block(w, layer, h, B, cos, sin, kv), w.post_norm);
+  return mid + mlp_block(w, normed);  // [B*T, hidden]
+}
+
+bool Model::draws_random() const {
+  return adapter_ && adapter_->config.dropout > 0 && base_only_depth == 0;
 }
 
 torch::Tensor Model::hidden_states(const torch::Tensor& ids) const {
-  return final_hidden(ids)
-      .to(torch::kFloat32)
-      .view({ids.size(0), ids.size(1), config_.hidden_size});
+  TrainInputs in;
+  in.ids = ids;
+  return final_hidden(in).to(torch::kFloat32).view({ids.size(0), ids.size(1), config_.hidden_size});
 }
 
 }  // namespace blockattn

@@ -13,6 +13,7 @@
 #include "model/decode_graphs.h"
 #include "model/kv_cache.h"
 #include "model/rope.h"
+#include "model/span_attention.h"
 #include "model/weights.h"
 
 namespace blockattn {
@@ -121,6 +122,24 @@ class Model {
   // block's own positions.
   torch::Tensor forward_train(const torch::Tensor& ids, const torch::Tensor& mask = {},
                               const torch::Tensor& positions = {}) const;
+  // What a training forward takes beyond ids (forward_train above is the masked form of it).
+  struct TrainInputs {
+    torch::Tensor ids;        // [B, T] int64
+    torch::Tensor positions;  // optional, as above
+    torch::Tensor mask;       // optional, as above
+    // Optional instead of `mask`: the same kind of pattern as query spans (model/span_attention.h),
+    // covering the B * T tokens row by row. Fast kernels, and no [B, T, T] mask.
+    const SpanPlan* spans = nullptr;
+    // Optional int64 [N] flat indices b * T + t: the logits of these tokens only, [N, vocab]
+    // (training reads a few predictions per row; the full [B, T, vocab] is the largest tensor).
+    torch::Tensor logit_rows;
+    // Activation checkpointing: each layer keeps only its input for the backward pass and runs
+    // again there (about one more forward of compute for a fraction of the activation memory).
+    // Gradients equal those without it; dropout masks are replayed from the saved RNG state.
+    bool checkpoint_layers = false;
+  };
+  // float32 logits [B, T, vocab], or [N, vocab] with logit_rows.
+  torch::Tensor forward_train(const TrainInputs& in) const;
   // The same pass without the LM head: final-norm hidden states, float32 [B, T, hidden]
   // (text embeddings for the semantic-chunking baseline).
   torch::Tensor hidden_states(const torch::Tensor& ids) const;
@@ -136,11 +155,20 @@ class Model {
     KVCache* cache = nullptr;
     const std::vector<KVCache*>* rows = nullptr;
     const torch::Tensor* mask = nullptr;
+    const SpanPlan* spans = nullptr;                  // training, instead of `mask`
     const compat::PackedSequences* packed = nullptr;  // with `cache`
+    bool checkpoint = false;                          // training: TrainInputs::checkpoint_layers
   };
-  // Embedding, layers and final norm of ids [B, T]: [B*T, hidden] in the model dtype.
-  torch::Tensor final_hidden(const torch::Tensor& ids, const torch::Tensor* mask = nullptr,
-                             const torch::Tensor* positions = nullptr) const;
+  friend class LayerCheckpoint;  // model/layer_checkpoint.cpp: runs train_layer twice
+  // Embedding, layers and final norm of a training forward: [B*T, hidden] in the model dtype.
+  torch::Tensor final_hidden(const TrainInputs& in) const;
+  // One layer of run_layers as a function of its input x [B*T, hidden] (the norm that run_layers
+  // fuses into the previous layer's add is done here): the same operations, so the same values.
+  torch::Tensor train_layer(int64_t layer, const torch::Tensor& x, int64_t B,
+                            const torch::Tensor& cos, const torch::Tensor& sin,
+                            const KVTarget& kv) const;
+  // Whether training forwards draw random numbers (LoRA dropout): checkpointing then replays them.
+  bool draws_random() const;
   // The layer stack shared by every forward: x [B*T, hidden] (rows grouped by sequence),
   // cos/sin [T, hd] or [B, 1, T, hd].
   // `rows`: which rows of the result the caller reads. With kLast or kNone and a cache (one

@@ -30,7 +30,8 @@ torch::Tensor rule_mask(const std::vector<int64_t>& group, const std::vector<int
 
 PackedBatch pack_rows(const std::vector<SampleLayout>& layouts,
                       const std::vector<const BlockSample*>& samples,
-                      const std::vector<std::vector<size_t>>& rows, torch::Device device) {
+                      const std::vector<std::vector<size_t>>& rows, torch::Device device,
+                      MaskForm masks) {
   if (layouts.size() != samples.size()) throw InputError("pack_rows: one sample per layout");
   const int64_t R = static_cast<int64_t>(rows.size());
   int64_t T = 1, Tc = 1;
@@ -85,14 +86,18 @@ PackedBatch pack_rows(const std::vector<SampleLayout>& layouts,
   };
   b.ids = dev(ids, {R, T});
   b.positions = dev(pos, {R, T});
-  b.mask = rule_mask(grp, start, prefix, R, T, device);
+  // Padding groups are negative in both forms (in the mask each pad token is its own group).
+  b.spans = plan_span_attention(attention_spans(grp, start, prefix, R, T), R * T, device);
+  if (masks == MaskForm::kDense) b.mask = rule_mask(grp, start, prefix, R, T, device);
   b.predictions = static_cast<int64_t>(targets.size());
   b.student_flat = dev(student_flat, {b.predictions});
   b.content_flat = dev(content_flat, {b.predictions});
   b.targets = dev(targets, {b.predictions});
   b.prediction_row = dev(pred_row, {b.predictions});
   b.content_ids = dev(cids, {R, Tc});
-  b.content_mask = rule_mask(cgrp, cstart, cstart, R, Tc, device);
+  b.content_spans =
+      plan_span_attention(attention_spans(cgrp, cstart, cstart, R, Tc), R * Tc, device);
+  if (masks == MaskForm::kDense) b.content_mask = rule_mask(cgrp, cstart, cstart, R, Tc, device);
   return b;
 }
 

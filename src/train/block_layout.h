@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "attention/prompt_layout.h"
+#include "model/span_attention.h"
 
 namespace blockattn::train {
 
@@ -27,21 +28,28 @@ using blockattn::SampleLayout;
 struct PackedBatch {
   torch::Tensor ids;             // [R, T] int64 student tokens
   torch::Tensor positions;       // [R, T] int64
-  torch::Tensor mask;            // [R, T, T] bool, on `device`
+  torch::Tensor mask;            // [R, T, T] bool, on `device` (MaskForm::kDense only)
+  SpanPlan spans;                // the same pattern as query spans (model/span_attention.h)
   torch::Tensor student_flat;    // [N] int64: row * T + t of each supervised prediction
   torch::Tensor content_flat;    // [N] int64: row * Tc + c in the content batch below
   torch::Tensor targets;         // [N] int64: the next content token of each prediction
   torch::Tensor prediction_row;  // [N] int64: row of each prediction (per-row normalisation)
   torch::Tensor content_ids;     // [R, Tc] int64: each row's samples' content tokens
-  torch::Tensor content_mask;    // [R, Tc, Tc] bool: causal within each sample
+  torch::Tensor content_mask;    // [R, Tc, Tc] bool: causal within each sample (kDense only)
+  SpanPlan content_spans;        // the same as query spans
   int64_t predictions = 0;       // N
 };
+
+// Which forms of the attention pattern pack_rows builds: query spans always; the dense masks
+// (R T² booleans, built on the device) only where asked for.
+enum class MaskForm { kDense, kSpansOnly };
 
 // Packs layouts (and their samples' content) into rows; `rows[r]` lists the layouts of row r.
 // Everything is built on the CPU and moved to `device`.
 // `samples[i]` is the sample layouts[i] was made from.
 PackedBatch pack_rows(const std::vector<SampleLayout>& layouts,
                       const std::vector<const BlockSample*>& samples,
-                      const std::vector<std::vector<size_t>>& rows, torch::Device device);
+                      const std::vector<std::vector<size_t>>& rows, torch::Device device,
+                      MaskForm masks = MaskForm::kDense);
 
 }  // namespace blockattn::train

@@ -256,10 +256,14 @@ class DistillTask : public TrainTask {
   // The losses of one packed micro-batch.
   MicroLoss loss(const LaidOutRows& in) const {
     const torch::Device device = student_.device();
-    PackedBatch b = pack_rows(in.layouts, in.samples, in.rows, device);
-    torch::Tensor logits = student_.forward_train(b.ids, b.mask, b.positions);  // [R, T, V]
-    const int64_t V = logits.size(-1);
-    torch::Tensor student = logits.view({-1, V}).index_select(0, b.student_flat);  // [N, V]
+    PackedBatch b = pack_rows(in.layouts, in.samples, in.rows, device, MaskForm::kSpansOnly);
+    Model::TrainInputs inputs;
+    inputs.ids = b.ids;
+    inputs.positions = b.positions;
+    inputs.spans = &b.spans;
+    inputs.logit_rows = b.student_flat;
+    inputs.checkpoint_layers = t_.activation_checkpointing && torch::GradMode::is_enabled();
+    torch::Tensor student = student_.forward_train(inputs);  // [N, V]
     MicroLoss m;
     m.predictions = b.predictions;
     torch::Tensor ce = torch::nn::functional::cross_entropy(
@@ -272,9 +276,7 @@ class DistillTask : public TrainTask {
       torch::Tensor target;  // [N, V] the teacher's full-attention logits
       {
         torch::NoGradGuard no_grad;
-        target = teacher_logits(b.content_ids, b.content_mask)
-                     .view({-1, V})
-                     .index_select(0, b.content_flat);
+        target = teacher_logits(b.content_ids, b.content_spans, b.content_flat);
       }
       torch::Tensor kl = kl_per_prediction(target, student, d_.temperature);  // [N]
       m.kl_sum = kl.detach().sum();
@@ -286,25 +288,30 @@ class DistillTask : public TrainTask {
     return m;
   }
 
-  // The teacher's logits [R, T, V]: the separate teacher's, or with LoRA (teacher == student) the
-  // student's frozen base with the adapter switched off.
-  torch::Tensor teacher_logits(const torch::Tensor& ids, const torch::Tensor& mask,
+  // The teacher's logits [N, V] at the flat token indices `rows` of ids [R, T]: the separate
+  // teacher's, or with LoRA (teacher == student) the student's frozen base with the adapter
+  // switched off.
+  torch::Tensor teacher_logits(const torch::Tensor& ids, const SpanPlan& spans,
+                               const torch::Tensor& rows,
                                const torch::Tensor& positions = {}) const {
     std::optional<Model::BaseOnly> base_only;
     if (teacher_ == &student_) base_only.emplace();
-    return teacher_->forward_train(ids, mask, positions);
+    Model::TrainInputs inputs;
+    inputs.ids = ids;
+    inputs.positions = positions;
+    inputs.spans = &spans;
+    inputs.logit_rows = rows;
+    return teacher_->forward_train(inputs);
   }
 
   // Token weights [N] from how much block attention changes the teacher's own predictions.
   torch::Tensor sensitivity(const LaidOutRows& in, const torch::Tensor& target,
                             const torch::Tensor& prediction_row, int64_t rows) const {
     torch::NoGradGuard no_grad;
-    PackedBatch tb = pack_rows(in.teacher_block, in.samples, in.rows, student_.device());
-    const int64_t V = target.size(-1);
+    PackedBatch tb =
+        pack_rows(in.teacher_block, in.samples, in.rows, student_.device(), MaskForm::kSpansOnly);
     torch::Tensor block_logits =  // [N, V] the teacher's own block-mode predictions
-        teacher_logits(tb.ids, tb.mask, tb.positions)
-            .view({-1, V})
-            .index_select(0, tb.student_flat);
+        teacher_logits(tb.ids, tb.spans, tb.student_flat, tb.positions);
     torch::Tensor kl = kl_per_prediction(target, block_logits, 1.0);  // [N]
     return sensitivity_weights(kl, prediction_row, rows, d_.token_weighting);
   }

@@ -34,10 +34,14 @@ torch::Tensor next_batch(WindowSampler& sampler, int64_t n, int64_t T, torch::De
 }
 
 // Mean next-token cross-entropy of a [B, T+1] window batch.
-torch::Tensor batch_loss(const Model& model, const torch::Tensor& batch) {
+torch::Tensor batch_loss(const Model& model, const torch::Tensor& batch,
+                         bool checkpoint_layers = false) {
   const int64_t T = batch.size(1) - 1;
-  torch::Tensor logits = model.forward_train(batch.narrow(1, 0, T));  // [B, T, V]
-  torch::Tensor targets = batch.narrow(1, 1, T).reshape({-1});        // [B*T]
+  Model::TrainInputs in;
+  in.ids = batch.narrow(1, 0, T);  // [B, T]
+  in.checkpoint_layers = checkpoint_layers;
+  torch::Tensor logits = model.forward_train(in);               // [B, T, V]
+  torch::Tensor targets = batch.narrow(1, 1, T).reshape({-1});  // [B*T]
   return torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), targets);
 }
 
@@ -220,8 +224,9 @@ class PretrainTask : public TrainTask {
     StepLoss step;
     step.sum = torch::zeros({}, torch::TensorOptions().device(model_.device()));  // []
     for (int64_t m = 0; m < t_.grad_accum; ++m) {
-      torch::Tensor loss = batch_loss(
-          model_, next_batch(sampler_, t_.batch_size, t_.seq_len, model_.device()));  // []
+      torch::Tensor loss =
+          batch_loss(model_, next_batch(sampler_, t_.batch_size, t_.seq_len, model_.device()),
+                     t_.activation_checkpointing);  // []
       (loss / static_cast<double>(t_.grad_accum)).backward();
       opt.accumulate_grads();
       step.sum += loss.detach();

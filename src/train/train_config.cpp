@@ -67,7 +67,8 @@ void parse_training(const json& j, TrainConfig& t, const std::string& where) {
   static const char* known[] = {"seq_len", "batch_size", "grad_accum", "lr", "min_lr", "warmup_steps",
                                 "total_steps", "total_tokens", "weight_decay", "beta1", "beta2", "eps",
                                 "grad_clip", "eval_every", "eval_batches", "checkpoint_every", "log_every",
-                                "seed", "device", "dtype", "peak_flops", "data_mix"};
+                                "seed", "device", "dtype", "peak_flops", "data_mix",
+                                "activation_checkpointing"};
   for (const auto& item : j.items()) {
     bool ok = false;
     for (const char* k : known) ok = ok || item.key() == k;
@@ -94,6 +95,11 @@ void parse_training(const json& j, TrainConfig& t, const std::string& where) {
   str("device", t.device);
   str("dtype", t.dtype);
   num("peak_flops", t.peak_flops);
+  if (j.contains("activation_checkpointing")) {
+    if (!j.at("activation_checkpointing").is_boolean())
+      throw FormatError(where + ": training.activation_checkpointing must be true or false");
+    t.activation_checkpointing = j.at("activation_checkpointing").get<bool>();
+  }
   if (j.contains("data_mix")) t.data_mix = parse_data_mix(j.at("data_mix"), where);
 }
 
@@ -105,6 +111,7 @@ json training_json(const TrainConfig& t) {
           {"grad_clip", t.grad_clip},       {"eval_every", t.eval_every},     {"eval_batches", t.eval_batches},
           {"checkpoint_every", t.checkpoint_every}, {"log_every", t.log_every}, {"seed", t.seed},
           {"device", t.device},             {"dtype", t.dtype},               {"peak_flops", t.peak_flops},
+          {"activation_checkpointing", t.activation_checkpointing},
           {"data_mix", data_mix_json(t.data_mix)}};
 }
 

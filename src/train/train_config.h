@@ -14,8 +14,8 @@ namespace blockattn::train {
 
 // One dataset of a training mixture: a subdirectory of `--data` made by `blockattn shard`.
 struct DataSource {
-  std::string dir;             // relative to --data
-  double weight = 1;           // share of training windows (normalised over the mixture)
+  std::string dir;               // relative to --data
+  double weight = 1;             // share of training windows (normalised over the mixture)
   bool document_starts = false;  // windows start at a document start (for task items meant to be
                                  // seen whole, e.g. synthetic retrieval); else at any token
   bool operator==(const DataSource& o) const {
@@ -26,24 +26,28 @@ struct DataSource {
 
 struct TrainConfig {
   int64_t seq_len = 1024;
-  int64_t batch_size = 8;       // sequences per micro-batch
-  int64_t grad_accum = 1;       // micro-batches per optimizer step
+  int64_t batch_size = 8;  // sequences per micro-batch
+  int64_t grad_accum = 1;  // micro-batches per optimizer step
   double lr = 3e-4;
-  double min_lr = 3e-5;         // end of the cosine decay
-  int64_t warmup_steps = 100;   // linear warm-up from lr/warmup_steps to lr
-  int64_t total_steps = 0;      // or derived from total_tokens
-  int64_t total_tokens = 0;     // used when total_steps is 0
+  double min_lr = 3e-5;        // end of the cosine decay
+  int64_t warmup_steps = 100;  // linear warm-up from lr/warmup_steps to lr
+  int64_t total_steps = 0;     // or derived from total_tokens
+  int64_t total_tokens = 0;    // used when total_steps is 0
   double weight_decay = 0.1;
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
-  double grad_clip = 1.0;       // global-norm clip; <= 0 disables
-  int64_t eval_every = 100;     // steps; 0 disables validation
-  int64_t eval_batches = 8;     // micro-batches per validation pass
+  double grad_clip = 1.0;          // global-norm clip; <= 0 disables
+  int64_t eval_every = 100;        // steps; 0 disables validation
+  int64_t eval_batches = 8;        // micro-batches per validation pass
   int64_t checkpoint_every = 500;  // steps; 0: only at the end / on --max-minutes expiry
-  int64_t log_every = 10;       // plain progress lines when stderr is not a terminal
+  int64_t log_every = 10;          // plain progress lines when stderr is not a terminal
   uint64_t seed = 1234;
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
-  std::string dtype = "auto";   // auto (bf16 compute + fp32 master weights on CUDA, fp32 on CPU) | float32 | bfloat16
+  std::string dtype = "auto";   // auto (bf16 compute + fp32 master weights on CUDA, fp32 on CPU) |
+                                // float32 | bfloat16
   double peak_flops = 790e12;   // accelerator peak used for MFU (H200 bf16 dense)
+  // Recompute each layer's activations in the backward pass (Model::TrainInputs): less memory,
+  // about a third more compute, the same gradients. Not part of the trajectory.
+  bool activation_checkpointing = false;
   // Empty: --data is one dataset, windows anywhere. Else each window draws its source by weight.
   std::vector<DataSource> data_mix;
 

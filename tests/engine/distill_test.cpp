@@ -9,6 +9,7 @@
 #include <fstream>
 #include <random>
 
+#include "block_sample_util.h"
 #include "blockattn/engine.h"
 #include "blockattn/error.h"
 #include "core/io.h"
@@ -23,30 +24,12 @@
 namespace blockattn {
 namespace {
 
+using test::random_options;
+using test::random_sample;
 using test::TempDir;
 using train::BlockSample;
 using train::LayoutOptions;
 using train::SampleLayout;
-
-BlockSample random_sample(std::mt19937& rng, int max_blocks, int max_len) {
-  BlockSample s;
-  const int n = 2 + static_cast<int>(rng() % (max_blocks - 1));
-  for (int b = 0; b < n; ++b)
-    s.blocks.push_back(
-        test::ids_range(static_cast<int32_t>(rng() % 400), 1 + rng() % max_len, 500));
-  return s;
-}
-
-LayoutOptions random_options(std::mt19937& rng, const BlockSample& s) {
-  LayoutOptions o;
-  o.block_mode = rng() % 4 != 0;
-  o.sink_tokens = static_cast<int32_t>(rng() % 3);
-  o.sink_token_id = 3;
-  if (o.block_mode)
-    for (size_t i = 1; i + 1 < s.blocks.size(); ++i)
-      if (rng() % 2) o.copies.push_back(i);
-  return o;
-}
 
 // The rules of docs/distillation.md, written per token role rather than as group/prefix vectors.
 struct Role {
@@ -428,6 +411,34 @@ TEST_F(Distill, LoraResumeIsBitwiseIdentical) {
   o2.resume = true;
   o2.max_steps = 1;
   EXPECT_CONTAINS(test::error_of<InputError>([&] { train::run_distill(o2); }), "different config");
+}
+
+// training.activation_checkpointing changes memory, not the run: the same losses and weights.
+TEST_F(Distill, ActivationCheckpointingLeavesTheRunUnchanged) {
+  TempDir tmp;
+  make_samples(tmp);
+  std::string config = read_file(
+      distill_config(tmp, 3, R"({"sink_tokens": 1, "block_dropout": 0.5, "token_weighting": 1})"));
+  train::DistillResult plain =
+      train::run_distill(distill_options(tmp, tmp / "config.json", tmp / "a"));
+  const std::string device = R"("device": "cpu")";
+  ASSERT_NE(config.find(device), std::string::npos);
+  config.replace(config.find(device), device.size(),
+                 R"("device": "cpu", "activation_checkpointing": true)");
+  write_file_atomic(tmp / "ckpt.json", config);
+  train::DistillResult ckpt =
+      train::run_distill(distill_options(tmp, tmp / "ckpt.json", tmp / "b"));
+  ASSERT_EQ(plain.losses.size(), ckpt.losses.size());
+  for (size_t i = 0; i < plain.losses.size(); ++i)
+    EXPECT_NEAR(plain.losses[i], ckpt.losses[i], 1e-5 * std::abs(plain.losses[i])) << "step " << i;
+  ModelLoadOptions lo;
+  lo.device = "cpu";
+  lo.dtype = "float32";
+  auto a = Model::load(tmp / "a/model", lo), b = Model::load(tmp / "b/model", lo);
+  auto na = a->weights().named(a->config()), nb = b->weights().named(b->config());
+  ASSERT_EQ(na.size(), nb.size());
+  for (size_t i = 0; i < na.size(); ++i)
+    EXPECT_LE(test::max_abs_diff(*na[i].second, *nb[i].second), 1e-5) << na[i].first;
 }
 
 TEST_F(Distill, BlockFineTuningRunsWithoutATeacher) {
