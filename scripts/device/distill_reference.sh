@@ -3,7 +3,10 @@
 # ON THE GPU MACHINE (kind nvidia-h200-x2: single-GPU runs share the two GPUs, stage ddp uses both).
 #   here:   bash scripts/reference/prepare_distill_data.sh      (-> .devdata/distill)
 #   device: bash scripts/device/distill_reference.sh STAGES      (carry: .devdeps .devdata/distill)
-# STAGES, comma-separated, in order: probe, data, runs, eval, ddp, pack (default: all but probe).
+# STAGES, comma-separated, in order: probe, data, runs, lora, eval, ddp, pack (default: all but
+# probe and lora). Stage lora: LoRA distillation at ranks LORA_RANKS (default "8 16 64", configs/lora/,
+# the distill run's token budget), each adapter merged into runs/lora-rN/model for the suite; to
+# put them in the table: SUITE_A="blockft distill lora-r8" SUITE_B="lora-r16 lora-r64".
 # Every stage skips work whose output exists, so a call cut short can be repeated on a warm machine.
 # Results: $OUT/results.tar.gz (logs, suite-{a,b}.{md,json}, metrics) and $OUT/model-NAME.tar.part-*
 # for each run named in PACK (default distill) — stage pack; without it they stay in $OUT.
@@ -93,6 +96,19 @@ if has runs; then
   stamp "runs done"
 fi
 
+if has lora; then
+  for r in ${LORA_RANKS:-8 16 64}; do
+    name=lora-r$r
+    run $name distill configs/lora/distill-10m-lora-r$r.json 0
+    if [ -s "$W/runs/$name/adapter/adapter_config.json" ] && [ ! -s "$W/runs/$name/model/config.json" ]; then
+      "$BA" adapter merge --model "$TEACHER" --adapter "$W/runs/$name/adapter" --out "$W/runs/$name/model" \
+        > "$OUT/merge-$name.log" 2>&1 || { echo "merge $name failed:"; tail -3 "$OUT/merge-$name.log"; }
+    fi
+    grep -E "^(distill|LoRA):|done:|validation" "$OUT/run-$name.log" | sed "s/^/$name: /" | tail -4 | tee -a "$OUT/timeline.log"
+  done
+  stamp "lora done"
+fi
+
 if has eval; then
   SUITE="--corpus $W/src/test.jsonl --segdata $W/src/segdata-test.jsonl --n ${EVAL_N:-200} --needle-n ${NEEDLE_N:-20}"
   m() { [ -s "$W/runs/$1/model/config.json" ] && echo ",$1=$W/runs/$1/model"; }
@@ -145,7 +161,7 @@ if has pack; then
   for r in ${PACK:-distill}; do
     [ -d "$W/runs/$r/model" ] && tar -C "$W/runs/$r" -cf - model | split -b 15M - "$OUT/model-$r.tar.part-"
   done
-  for r in distill blockft no-sinks no-dropout no-weighting distill-2gpu; do
+  for r in distill blockft no-sinks no-dropout no-weighting distill-2gpu lora-r8 lora-r16 lora-r64; do
     cp "$W/runs/$r/metrics.jsonl" "$OUT/metrics-$r.jsonl" 2>/dev/null
   done
   (cd "$OUT" && tar czf /tmp/results.tar.gz --exclude='model-*' . &&

@@ -16,6 +16,7 @@
 
 #include "cache/kv_blob.h"
 #include "core/io.h"
+#include "model/lora.h"
 #include "test_util.h"
 
 namespace blockattn {
@@ -398,6 +399,34 @@ TEST(Cli, HugeBlockFailsFastNamingTheBlock) {
 
 // Item 3: sizes in model files are checked against each other before anything is allocated for
 // them. Each corrupt directory fails with one line naming the file, within the memory limit.
+// `adapter init` then `adapter merge`: the merged model keeps the sinks the adapter was trained
+// with, so it runs in block mode as the engine serves the adapter; bad input is one line.
+TEST(Cli, AdapterMergeWritesAModelWithTheAdaptersSinks) {
+  test::TempDir tmp;
+  const std::string base = test::fixture("models/tiny-llama");
+  CliRun init =
+      run_cli("adapter init --model " + base + " --out " + (tmp / "a") + " --rank 2 --b-std 0.05");
+  ASSERT_EQ(init.code, 0) << init.out;
+  write_lora_block_settings({2, 3, ""}, tmp / "a");
+  CliRun merge = run_cli("adapter merge --model " + base + " --adapter " + (tmp / "a") + " --out " +
+                         (tmp / "m"));
+  ASSERT_EQ(merge.code, 0) << merge.out;
+  EXPECT_TRUE(contains(merge.out, "2 block sinks")) << merge.out;
+  const auto config = nlohmann::json::parse(read_file(tmp / "m/config.json"));
+  EXPECT_EQ(config["blockattn"]["block_sink_tokens"], 2) << config.dump();
+  EXPECT_EQ(config["blockattn"]["block_sink_token_id"], 3) << config.dump();
+  CliRun info = run_cli("info --model " + (tmp / "m"));
+  EXPECT_EQ(info.code, 0) << info.out;
+  EXPECT_TRUE(contains(info.out, "block sinks    2")) << info.out;
+  CliRun gen = run_cli("generate --model " + (tmp / "m") + " --query hi -n 2");
+  EXPECT_EQ(gen.code, 0) << gen.out;
+  CliRun bad = run_cli("adapter merge --model " + base + " --adapter " + (tmp / "m") + " --out " +
+                       (tmp / "x"));
+  EXPECT_NE(bad.code, 0);
+  EXPECT_TRUE(contains(bad.out, "adapter_config.json")) << bad.out;
+  EXPECT_EQ(std::count(bad.out.begin(), bad.out.end(), '\n'), 1) << bad.out;
+}
+
 TEST(Cli, CorruptModelSizesFailBeforeAllocating) {
   test::TempDir dir;
   const std::string gen =
