@@ -24,21 +24,7 @@ bash scripts/device/gpu_build.sh make_random_model blockattn_cli > "$W/build.log
 [ -f $M/config.json ] || build-gpu/bench/make_random_model --out $M --vocab 128256 --hidden 4096 \
     --intermediate 14336 --layers 32 --heads 32 --kv-heads 8 --context 40960 --dtype bfloat16 \
     --tokenizer tests/fixtures/models/tiny-llama/tokenizer.json > /dev/null
-# Block samples of about SEQ tokens each: 8 blocks of random words (the tiny tokenizer gives about
-# one token per 2.4 characters of these words; the loader trims a sample to training.seq_len).
-python3 - "$W" <<'EOF'
-import json, os, random, sys
-w = sys.argv[1]
-words = "river stone light garden window paper cloud bread table music north south field".split()
-rng = random.Random(1)
-for split, n in (("train", 16), ("validation", 2)):
-    os.makedirs(f"{w}/data/{split}", exist_ok=True)
-    with open(f"{w}/data/{split}/samples.jsonl", "w") as f:
-        for _ in range(n):
-            blocks = [" ".join(rng.choice(words) for _ in range(900)) + "." for _ in range(8)]
-            blocks.append("Which word came first? " + rng.choice(words))
-            f.write(json.dumps({"category": "scale", "blocks": blocks}) + "\n")
-EOF
+python3 scripts/device/make_block_samples.py "$W/data" 16 scale
 N=$(python3 -c "import json;c=json.load(open('$M/config.json'));h=c['hidden_size'];i=c['intermediate_size'];l=c['num_hidden_layers'];v=c['vocab_size'];kv=c['num_key_value_heads']*h//c['num_attention_heads'];print(l*(2*h*h+2*h*kv+3*h*i)+2*v*h)")
 for SEQ in $SEQS; do for C in $CKPT; do
   R=$SEQ-ckpt-$C

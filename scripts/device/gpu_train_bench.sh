@@ -25,7 +25,7 @@ TOK=tests/fixtures/models/tiny-llama/tokenizer.json
     --intermediate 8192 --layers 16 --heads 32 --kv-heads 8 --context 16384 --dtype bfloat16 \
     --tokenizer $TOK > /dev/null
 python3 - "$W" "$M" "$SEQ" "$BATCH" "$STEPS" "$CKPT" <<'EOF'
-import json, os, random, sys
+import json, sys
 w, m, seq, batch, steps, ckpt = sys.argv[1:]
 training = {"seq_len": int(seq), "batch_size": int(batch), "grad_accum": 1, "lr": 1e-4,
             "min_lr": 1e-5, "warmup_steps": 1, "total_steps": int(steps), "eval_every": 0,
@@ -35,17 +35,8 @@ model = json.load(open(f"{m}/config.json"))
 json.dump({"model": model, "training": training}, open(f"{w}/pretrain.json", "w"))
 json.dump({"training": training, "distill": {"sink_tokens": 4, "block_dropout": 0.5,
            "token_weighting": 0, "full_fraction": 0}}, open(f"{w}/distill.json", "w"))
-# Block samples longer than seq_len (the loader trims them): 8 blocks and a question.
-words = "river stone light garden window paper cloud bread table music north south field".split()
-rng = random.Random(1)
-for split, n in (("train", 64), ("validation", 2)):
-    os.makedirs(f"{w}/data/{split}", exist_ok=True)
-    with open(f"{w}/data/{split}/samples.jsonl", "w") as f:
-        for _ in range(n):
-            blocks = [" ".join(rng.choice(words) for _ in range(900)) + "." for _ in range(8)]
-            blocks.append("Which word came first? " + rng.choice(words))
-            f.write(json.dumps({"category": "bench", "blocks": blocks}) + "\n")
 EOF
+python3 scripts/device/make_block_samples.py "$W/data" 64 bench
 {
   echo "=== shape $(python3 -c "import json;c=json.load(open('$M/config.json'));print(c['hidden_size'],c['intermediate_size'],c['num_hidden_layers'],c['vocab_size'])") (hidden, intermediate, layers, vocab), seq $SEQ, batch $BATCH, activation checkpointing $CKPT"
   echo "--- pretrain (bench_pretrain, $STEPS steps, 10 warm-up)"

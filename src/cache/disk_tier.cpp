@@ -91,6 +91,20 @@ bool read_exact(int fd, size_t n, std::string* out) {
   return true;
 }
 
+// Reads exactly n bytes at `offset` into out, in large calls. False on error or EOF.
+bool pread_exact(int fd, char* out, size_t n, off_t offset) {
+  constexpr size_t kChunk = size_t{1} << 26;  // 64 MiB: one call for most entries
+  while (n > 0) {
+    ssize_t got = ::pread(fd, out, std::min(n, kChunk), offset);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    out += got;
+    offset += got;
+    n -= static_cast<size_t>(got);
+  }
+  return true;
+}
+
 const char* file_kind(mode_t mode) {
   if (S_ISDIR(mode)) return "a directory";
   if (S_ISFIFO(mode)) return "a FIFO";
@@ -258,10 +272,16 @@ std::optional<KVBlob> DiskTier::get(const BlockKey& key) {
     if (claimed > config_.budget_bytes)
       throw FormatError("KV cache entry: " + std::to_string(claimed) +
                         " bytes, more than the whole budget");
-    bytes.reserve(claimed);
-    if (!read_exact(fd.get(), claimed - bytes.size(), &bytes))
+    // The rest of the header, then the payload straight into the blob's buffer: one copy from
+    // the page cache, none through a staging buffer.
+    const uint64_t header_size = entry_header_size(bytes);
+    if (bytes.size() < header_size && !read_exact(fd.get(), header_size - bytes.size(), &bytes))
+      throw FormatError("KV cache entry: truncated while reading the header");
+    std::string payload(claimed - header_size, '\0');
+    if (!pread_exact(fd.get(), payload.data(), payload.size(), static_cast<off_t>(header_size)))
       throw FormatError("KV cache entry: truncated while reading");
-    KVBlob blob = decode_entry(bytes, key);
+    KVBlob blob =
+        decode_entry(std::string_view(bytes).substr(0, header_size), std::move(payload), key);
     // mtime is the cross-process LRU clock; failing to bump it only makes eviction less exact.
     ::futimens(fd.get(), nullptr);
     hits_++;

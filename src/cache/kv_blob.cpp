@@ -119,7 +119,11 @@ void validate_entry_shape(const KVShape& got, const KVShape& expected) {
   if (!diff.empty()) bad("shape does not match the model and block: " + diff);
 }
 
-KVBlob decode_entry(std::string_view in, const BlockKey& expected) {
+namespace {
+
+// The checks of decode_entry, on the header (`in`, at least its header_size bytes; the payload
+// may follow or not) and the payload apart. Returns the entry's shape.
+KVShape verify_entry(std::string_view in, std::string_view payload, const BlockKey& expected) {
   // Checks run in the order that makes each later read safe: length before any field, version
   // before trusting the layout, header checksum before trusting any header value.
   const uint32_t header_size = check_header_prefix(in);
@@ -131,15 +135,15 @@ KVBlob decode_entry(std::string_view in, const BlockKey& expected) {
   if (stored != expected)
     bad("key mismatch: entry is for " + stored.hex() + ", expected " + expected.hex());
 
-  KVBlob blob;
-  blob.shape.dtype = static_cast<DType>(get_le<uint32_t>(in, kOffDtype));
-  blob.shape.n_layer = get_le<uint32_t>(in, kOffNLayer);
-  blob.shape.n_kv_head = get_le<uint32_t>(in, kOffNKvHead);
-  blob.shape.n_tok = get_le<uint32_t>(in, kOffNTok);
-  blob.shape.head_dim = get_le<uint32_t>(in, kOffHeadDim);
+  KVShape shape;
+  shape.dtype = static_cast<DType>(get_le<uint32_t>(in, kOffDtype));
+  shape.n_layer = get_le<uint32_t>(in, kOffNLayer);
+  shape.n_kv_head = get_le<uint32_t>(in, kOffNKvHead);
+  shape.n_tok = get_le<uint32_t>(in, kOffNTok);
+  shape.head_dim = get_le<uint32_t>(in, kOffHeadDim);
   uint64_t want = 0;
   try {
-    if (!checked_payload_bytes(blob.shape, &want)) bad("shape overflows 64 bits");
+    if (!checked_payload_bytes(shape, &want)) bad("shape overflows 64 bits");
   } catch (const UnsupportedError& e) {
     bad(e.what());  // unknown dtype code
   }
@@ -147,16 +151,37 @@ KVBlob decode_entry(std::string_view in, const BlockKey& expected) {
   if (payload_bytes != want)
     bad("payload size " + std::to_string(payload_bytes) + " does not match the shape (" +
         std::to_string(want) + " bytes)");
-  const uint64_t have = in.size() - header_size;
+  const uint64_t have = payload.size();
   if (have < payload_bytes)
     bad("truncated: payload has " + std::to_string(have) + " of " + std::to_string(payload_bytes) +
         " bytes");
   if (have > payload_bytes)
     bad(std::to_string(have - payload_bytes) + " trailing bytes after the payload");
-  std::string_view payload = in.substr(header_size);
   if (get_le<uint64_t>(in, kOffPayloadSum) != hash64(payload.data(), payload.size()))
     bad("payload checksum mismatch");
+  return shape;
+}
+
+}  // namespace
+
+uint32_t entry_header_size(std::string_view prefix) { return check_header_prefix(prefix); }
+
+KVBlob decode_entry(std::string_view in, const BlockKey& expected) {
+  const uint32_t header_size = check_header_prefix(in);
+  const std::string_view payload = in.size() < header_size ? "" : in.substr(header_size);
+  KVBlob blob;
+  blob.shape = verify_entry(in, payload, expected);
   blob.payload.assign(payload.data(), payload.size());
+  return blob;
+}
+
+KVBlob decode_entry(std::string_view header, std::string payload, const BlockKey& expected) {
+  if (header.size() >= kKVEntryHeaderSize && header.size() != check_header_prefix(header))
+    bad("the header part has " + std::to_string(header.size()) + " bytes, not the " +
+        std::to_string(check_header_prefix(header)) + " its header_size says");
+  KVBlob blob;
+  blob.shape = verify_entry(header, payload, expected);
+  blob.payload = std::move(payload);
   return blob;
 }
 

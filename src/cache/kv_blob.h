@@ -74,9 +74,17 @@ uint64_t entry_size_from_prefix(std::string_view prefix);
 // FormatError naming every differing field, and the caller treats the entry as corrupt.
 void validate_entry_shape(const KVShape& got, const KVShape& expected);
 
+// The header size an entry's first kKVEntryHeaderSize bytes state (the payload starts there).
+// Throws FormatError as entry_size_from_prefix does.
+uint32_t entry_header_size(std::string_view prefix);
+
 // Parses and fully verifies an entry. Throws FormatError naming the problem on: bad magic,
 // unknown version, bad header size, truncation, header checksum mismatch, key != expected,
 // unknown dtype, payload size != shape, trailing bytes, payload checksum mismatch.
 KVBlob decode_entry(std::string_view bytes, const BlockKey& expected);
+// The same for an entry read in two parts, its header (exactly entry_header_size bytes) and its
+// payload, which becomes the blob's without a copy (readers that read the payload straight into
+// its final buffer).
+KVBlob decode_entry(std::string_view header, std::string payload, const BlockKey& expected);
 
 }  // namespace blockattn

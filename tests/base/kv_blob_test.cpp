@@ -10,6 +10,7 @@
 #include "cache/block_key.h"
 #include "cache/kv_blob.h"
 #include "core/hash.h"
+#include "expect_error.h"
 
 namespace blockattn {
 namespace {
@@ -126,6 +127,31 @@ TEST(KVEntry, RoundTrip) {
 
   const KVBlob empty = make_blob(KVShape{DType::kF16, 2, 2, 0, 8}, 2);  // zero-token block
   EXPECT_EQ(decode_entry(encode_entry(key, empty), key), empty);
+}
+
+// Readers that read an entry's header and payload apart (the disk tier) decode the same blob,
+// and every check still applies to the payload part.
+TEST(KVEntry, DecodingInTwoPartsEqualsDecodingTheWhole) {
+  const BlockKey key = test_key();
+  const KVBlob blob = make_blob(kShape, 3);
+  const std::string e = encode_entry(key, blob);
+  const uint32_t h = entry_header_size(e);
+  EXPECT_EQ(h, kKVEntryHeaderSize);
+  EXPECT_EQ(decode_entry(std::string_view(e).substr(0, h), e.substr(h), key), blob);
+  EXPECT_EQ(decode_entry(e, key), blob);
+  std::string flipped = e.substr(h);
+  flipped[5] ^= 1;
+  EXPECT_CONTAINS(test::error_of<FormatError>(
+                      [&] { decode_entry(std::string_view(e).substr(0, h), flipped, key); }),
+                  "payload checksum mismatch");
+  EXPECT_CONTAINS(test::error_of<FormatError>([&] {
+                    decode_entry(std::string_view(e).substr(0, h), e.substr(h + 1), key);
+                  }),
+                  "truncated: payload has");
+  EXPECT_CONTAINS(test::error_of<FormatError>([&] {
+                    decode_entry(std::string_view(e).substr(0, h + 8), e.substr(h + 8), key);
+                  }),
+                  "header part has");
 }
 
 // Issue 13 items 4 and 5: what a reader checks besides the checksums.
