@@ -201,13 +201,13 @@ SynthItem SynthGenerator::make(size_t index) const {
     case SynthTask::kDistractors: {
       add(keyed(d.attribute, d.name, d.noun, answer), rng.below(P), "answer", {d.name}, d.noun,
           answer);
-      const std::string& noun2 = pick_other(pool.nouns, rng, {d.noun});
+      const std::string noun2 = pick_other(pool.nouns, rng, {d.noun});
       add(keyed(d.attribute, d.name, noun2, d.values[1]), rng.below(P), "distractor", {d.name},
           noun2, d.values[1]);
       std::string look = lookalike_name(d.name, rng.next());
       add(keyed(d.attribute, look, d.noun, d.values[2]), rng.below(P), "distractor", {look}, d.noun,
           d.values[2]);
-      const std::string& attr2 = pick_other(fact_attributes(), rng, {d.attribute});
+      const std::string attr2 = pick_other(fact_attributes(), rng, {d.attribute});
       add(keyed(attr2, d.name, d.noun, d.values[3]), rng.below(P), "distractor", {d.name}, d.noun,
           d.values[3]);
       item.question = "What is the " + d.attribute + " of the " + d.name + " " + d.noun + "?";
@@ -216,9 +216,9 @@ SynthItem SynthGenerator::make(size_t index) const {
     case SynthTask::kTwoFacts: {
       // Two hops: key -> town (bridge), town -> value. A decoy key with the same name leads to
       // another town with its own value, so skipping the bridge does not work.
-      const std::string& town = pick_other(pool.names, rng, {d.name});
-      const std::string& town2 = pick_other(pool.names, rng, {d.name, town});
-      const std::string& noun2 = pick_other(pool.nouns, rng, {d.noun});
+      const std::string town = pick_other(pool.names, rng, {d.name});
+      const std::string town2 = pick_other(pool.names, rng, {d.name, town});
+      const std::string noun2 = pick_other(pool.nouns, rng, {d.noun});
       size_t bridge_at = rng.below(P);
       size_t answer_at = P > 1 ? (bridge_at + 1 + rng.below(P - 1)) % P : 0;
       auto in_town = [](const std::string& name, const std::string& noun, const std::string& t) {

@@ -260,7 +260,7 @@ TEST(EngineErrors, BadModelDirectories) {
   // A copy of the fixture we can damage.
   auto copy = [&](const std::string& name) {
     std::string d = dir / name;
-    std::system(("cp -r " + test::model_fixture("qwen2") + " " + d).c_str());
+    EXPECT_EQ(std::system(("cp -r " + test::model_fixture("qwen2") + " " + d).c_str()), 0);
     return d;
   };
   EngineConfig c = config_for("qwen2");
