@@ -1,4 +1,4 @@
-// Attention by query spans (attention/attention_spans.h) for training forwards: the block-
+// Attention by query spans (model/attention_spans.h) for training forwards: the block-
 // attention pattern without a dense mask. On CUDA in bf16/fp16 one varlen flash call per layer
 // does every span (keys gathered per span: its prefix, then itself); elsewhere one small
 // attention per span computes the same. Both are differentiable.
@@ -9,7 +9,7 @@
 
 #include <torch/torch.h>
 
-#include "attention/attention_spans.h"
+#include "model/attention_spans.h"
 
 namespace blockattn {
 

@@ -1,9 +1,9 @@
-// Query spans against the per-token attention rule they stand for (attention/attention_spans.h).
+// Query spans against the per-token attention rule they stand for (model/attention_spans.h).
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "attention/attention_spans.h"
+#include "model/attention_spans.h"
 #include "attention/prompt_layout.h"
 #include "blockattn/error.h"
 #include "expect_error.h"

@@ -1,4 +1,4 @@
-#include "attention/attention_spans.h"
+#include "model/attention_spans.h"
 
 #include <algorithm>
 #include <set>
