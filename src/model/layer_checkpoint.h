@@ -5,7 +5,9 @@
 // gradients accumulate into their .grad as usual, and the input's gradient flows on to the layer
 // below. The recomputation runs the same operations (Model::train_layer) on the same input, with
 // the random generator restored where the layer draws (LoRA dropout), so the gradients equal
-// those of the plain forward.
+// those of the plain forward. Thread-local scopes are not carried into the recomputation, which
+// runs on autograd's thread: a checkpointed forward inside a Model::BaseOnly scope would be
+// recomputed with the adapter on (training never does this; the teacher pass is gradient-free).
 #pragma once
 
 #include <cstdint>
