@@ -11,10 +11,12 @@ namespace {
 
 using nlohmann::json;
 
-// "data_mix": [{"dir": "corpus", "weight": 0.6}, {"dir": "synth", "weight": 0.4, "windows": "documents"}]
+// "data_mix": [{"dir": "corpus", "weight": 0.6}, {"dir": "synth", "weight": 0.4, "windows":
+// "documents"}]
 std::vector<DataSource> parse_data_mix(const json& j, const std::string& where) {
   const std::string field = where + ": training.data_mix";
-  if (!j.is_array()) throw FormatError(field + " must be an array of {\"dir\", \"weight\", \"windows\"}");
+  if (!j.is_array())
+    throw FormatError(field + " must be an array of {\"dir\", \"weight\", \"windows\"}");
   std::vector<DataSource> mix;
   for (const json& e : j) {
     if (!e.is_object() || !e.contains("dir") || !e["dir"].is_string())
@@ -43,7 +45,9 @@ std::vector<DataSource> parse_data_mix(const json& j, const std::string& where) 
 json data_mix_json(const std::vector<DataSource>& mix) {
   json j = json::array();
   for (const DataSource& s : mix)
-    j.push_back({{"dir", s.dir}, {"weight", s.weight}, {"windows", s.document_starts ? "documents" : "anywhere"}});
+    j.push_back({{"dir", s.dir},
+                 {"weight", s.weight},
+                 {"windows", s.document_starts ? "documents" : "anywhere"}});
   return j;
 }
 
@@ -61,13 +65,32 @@ void parse_training(const json& j, TrainConfig& t, const std::string& where) {
   };
   auto str = [&](const char* key, std::string& field) {
     if (!j.contains(key)) return;
-    if (!j.at(key).is_string()) throw FormatError(where + ": training." + key + " must be a string");
+    if (!j.at(key).is_string())
+      throw FormatError(where + ": training." + key + " must be a string");
     field = j.at(key).get<std::string>();
   };
-  static const char* known[] = {"seq_len", "batch_size", "grad_accum", "lr", "min_lr", "warmup_steps",
-                                "total_steps", "total_tokens", "weight_decay", "beta1", "beta2", "eps",
-                                "grad_clip", "eval_every", "eval_batches", "checkpoint_every", "log_every",
-                                "seed", "device", "dtype", "peak_flops", "data_mix",
+  static const char* known[] = {"seq_len",
+                                "batch_size",
+                                "grad_accum",
+                                "lr",
+                                "min_lr",
+                                "warmup_steps",
+                                "total_steps",
+                                "total_tokens",
+                                "weight_decay",
+                                "beta1",
+                                "beta2",
+                                "eps",
+                                "grad_clip",
+                                "eval_every",
+                                "eval_batches",
+                                "checkpoint_every",
+                                "log_every",
+                                "seed",
+                                "device",
+                                "dtype",
+                                "peak_flops",
+                                "data_mix",
                                 "activation_checkpointing"};
   for (const auto& item : j.items()) {
     bool ok = false;
@@ -104,13 +127,27 @@ void parse_training(const json& j, TrainConfig& t, const std::string& where) {
 }
 
 json training_json(const TrainConfig& t) {
-  return {{"seq_len", t.seq_len},           {"batch_size", t.batch_size},     {"grad_accum", t.grad_accum},
-          {"lr", t.lr},                     {"min_lr", t.min_lr},             {"warmup_steps", t.warmup_steps},
-          {"total_steps", t.total_steps},   {"total_tokens", t.total_tokens}, {"weight_decay", t.weight_decay},
-          {"beta1", t.beta1},               {"beta2", t.beta2},               {"eps", t.eps},
-          {"grad_clip", t.grad_clip},       {"eval_every", t.eval_every},     {"eval_batches", t.eval_batches},
-          {"checkpoint_every", t.checkpoint_every}, {"log_every", t.log_every}, {"seed", t.seed},
-          {"device", t.device},             {"dtype", t.dtype},               {"peak_flops", t.peak_flops},
+  return {{"seq_len", t.seq_len},
+          {"batch_size", t.batch_size},
+          {"grad_accum", t.grad_accum},
+          {"lr", t.lr},
+          {"min_lr", t.min_lr},
+          {"warmup_steps", t.warmup_steps},
+          {"total_steps", t.total_steps},
+          {"total_tokens", t.total_tokens},
+          {"weight_decay", t.weight_decay},
+          {"beta1", t.beta1},
+          {"beta2", t.beta2},
+          {"eps", t.eps},
+          {"grad_clip", t.grad_clip},
+          {"eval_every", t.eval_every},
+          {"eval_batches", t.eval_batches},
+          {"checkpoint_every", t.checkpoint_every},
+          {"log_every", t.log_every},
+          {"seed", t.seed},
+          {"device", t.device},
+          {"dtype", t.dtype},
+          {"peak_flops", t.peak_flops},
           {"activation_checkpointing", t.activation_checkpointing},
           {"data_mix", data_mix_json(t.data_mix)}};
 }
@@ -118,25 +155,29 @@ json training_json(const TrainConfig& t) {
 void check_training(const TrainConfig& t, int64_t max_positions, const std::string& where) {
   auto fail = [&](const std::string& why) { throw InputError(where + ": " + why); };
   auto positive = [&](const char* name, int64_t v) {
-    if (v <= 0) fail(std::string("training.") + name + " must be positive, got " + std::to_string(v));
+    if (v <= 0)
+      fail(std::string("training.") + name + " must be positive, got " + std::to_string(v));
   };
   positive("seq_len", t.seq_len);
   positive("batch_size", t.batch_size);
   positive("grad_accum", t.grad_accum);
   positive("total_steps", t.total_steps);
   if (t.seq_len > max_positions)
-    fail("training.seq_len " + std::to_string(t.seq_len) + " exceeds model.max_position_embeddings " +
-         std::to_string(max_positions));
-  if (!(t.lr > 0) || t.min_lr < 0 || t.min_lr > t.lr) fail("need 0 <= training.min_lr <= training.lr and lr > 0");
+    fail("training.seq_len " + std::to_string(t.seq_len) +
+         " exceeds model.max_position_embeddings " + std::to_string(max_positions));
+  if (!(t.lr > 0) || t.min_lr < 0 || t.min_lr > t.lr)
+    fail("need 0 <= training.min_lr <= training.lr and lr > 0");
   if (t.warmup_steps < 0) fail("training.warmup_steps must be >= 0");
   if (t.weight_decay < 0) fail("training.weight_decay must be >= 0");
-  if (!(t.beta1 >= 0 && t.beta1 < 1 && t.beta2 >= 0 && t.beta2 < 1)) fail("training.beta1/beta2 must be in [0, 1)");
+  if (!(t.beta1 >= 0 && t.beta1 < 1 && t.beta2 >= 0 && t.beta2 < 1))
+    fail("training.beta1/beta2 must be in [0, 1)");
   if (!(t.eps > 0)) fail("training.eps must be positive");
   if (t.eval_every < 0 || t.eval_batches < 0 || t.checkpoint_every < 0 || t.log_every < 0)
     fail("eval_every, eval_batches, checkpoint_every and log_every must be >= 0");
   for (const DataSource& s : t.data_mix) {
     if (s.dir.empty() || s.dir.find("..") != std::string::npos)
-      fail("training.data_mix: \"dir\" must be a subdirectory name of --data, not \"" + s.dir + "\"");
+      fail("training.data_mix: \"dir\" must be a subdirectory name of --data, not \"" + s.dir +
+           "\"");
     if (!(s.weight > 0)) fail("training.data_mix: weight of \"" + s.dir + "\" must be positive");
   }
   if (t.dtype != "auto" && t.dtype != "float32" && t.dtype != "bfloat16")
@@ -161,13 +202,15 @@ PretrainConfig PretrainConfig::from_json(const std::string& text, const std::str
     if (item.key() != "model" && item.key() != "training")
       throw FormatError(source + ": unknown top-level field \"" + item.key() + "\"");
   json model = j["model"];
-  if (!model.contains("model_type") && !model.contains("architectures")) model["model_type"] = "llama";
+  if (!model.contains("model_type") && !model.contains("architectures"))
+    model["model_type"] = "llama";
   PretrainConfig c;
   c.model = ModelConfig::from_json(model.dump(), source + " (model section)");
   parse_training(j["training"], c.train, source);
   derive_total_steps(c.train);
   check_training(c.train, c.model.max_position_embeddings, source);
-  c.canonical_json = json{{"model", json::parse(c.model.to_json())}, {"training", training_json(c.train)}}.dump();
+  c.canonical_json =
+      json{{"model", json::parse(c.model.to_json())}, {"training", training_json(c.train)}}.dump();
   return c;
 }
 

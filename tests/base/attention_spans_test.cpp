@@ -3,10 +3,10 @@
 
 #include <random>
 
-#include "model/attention_spans.h"
 #include "attention/prompt_layout.h"
 #include "blockattn/error.h"
 #include "expect_error.h"
+#include "model/attention_spans.h"
 
 namespace blockattn {
 namespace {
