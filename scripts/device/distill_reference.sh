@@ -3,10 +3,17 @@
 # ON THE GPU MACHINE (kind nvidia-h200-x2: single-GPU runs share the two GPUs, stage ddp uses both).
 #   here:   bash scripts/reference/prepare_distill_data.sh      (-> .devdata/distill)
 #   device: bash scripts/device/distill_reference.sh STAGES      (carry: .devdeps .devdata/distill)
-# STAGES, comma-separated, in order: probe, data, runs, lora, eval, ddp, pack (default: all but
-# probe and lora). Stage lora: LoRA distillation at ranks LORA_RANKS (default "8 16 64", configs/lora/,
-# the distill run's token budget), each adapter merged into runs/lora-rN/model for the suite; to
-# put them in the table: SUITE_A="blockft distill lora-r8" SUITE_B="lora-r16 lora-r64".
+# STAGES, comma-separated, in order: probe, data, sft, runs, lora, eval, ddp, pack (default: all but
+# probe, sft and lora). Stage sft: supervised QA fine-tuning of the pretrained base in full
+# attention (configs/sft-10m-h200.json: CE on the final block, i.e. question + answer, of synthetic
+# QA samples with the train pools, plus corpus block samples), into runs/sft/model, which then is
+# the TEACHER of every later stage (and of blockft: the model it fine-tunes). Stage lora: LoRA
+# distillation at ranks LORA_RANKS (default "8 16 64", configs/lora/, the distill run's token
+# budget), each adapter merged into runs/lora-rN/model for the suite; to put them in the table:
+# SUITE_A="blockft distill lora-r8" SUITE_B="lora-r16 lora-r64". Stage pack also returns the
+# adapters (results.tar.gz: adapters/lora-rN/).
+# Runs of one stage may be split over concurrent calls of this script on one machine (ONLY=NAME,
+# LORA_RANKS=R): a 10M-parameter run leaves most of an H200 idle.
 # Every stage skips work whose output exists, so a call cut short can be repeated on a warm machine.
 # Results: $OUT/results.tar.gz (logs, suite-{a,b}.{md,json}, metrics) and $OUT/model-NAME.tar.part-*
 # for each run named in PACK (default distill) — stage pack; without it they stay in $OUT.
@@ -49,7 +56,7 @@ if has data; then
   cp -n "$W/src/validation-docs.jsonl" "$W/data/validation/docs.jsonl"
   # QA block samples from the training split's names and values (evaluation uses the other pool).
   i=0
-  for spec in retrieval:8 retrieval:16 two-facts:8 distractors:8 far:8; do
+  for spec in retrieval:8 retrieval:16 two-facts:8 distractors:8 far:8 qa:8; do
     task=${spec%%:*}; p=${spec##*:}; i=$((i + 1))
     f="$W/data/train/qa-$task-$p.jsonl"
     [ -s "$f" ] || "$BA" -q synth --format blocks --corpus "$W/src/passages.jsonl" --tokenizer "$TEACHER" \
@@ -60,7 +67,8 @@ if has data; then
   stamp "data ready"
 fi
 
-# run NAME METHOD CONFIG GPU [extra args]
+# run NAME METHOD CONFIG GPU [extra args]; RUN_DATA (default $W/data) and RUN_MODEL (default
+# $TEACHER) override the data and the teacher/model of one call.
 run() {
   local name=$1 method=$2 config=$3 gpu=$4
   shift 4
@@ -76,9 +84,36 @@ json.dump(c, open(sys.argv[2], "w"))
 PY
   local who=--teacher
   [ "$method" = blockft ] && who=--model
-  CUDA_VISIBLE_DEVICES=$gpu "$BA" "$method" $who "$TEACHER" --data "$W/data" --config "$cfg" --out "$W/runs/$name" \
+  CUDA_VISIBLE_DEVICES=$gpu "$BA" "$method" $who "${RUN_MODEL:-$TEACHER}" --data "${RUN_DATA:-$W/data}" \
+    --config "$cfg" --out "$W/runs/$name" \
     --max-shard-mb 15 --resume "$@" > "$OUT/run-$name.log" 2>&1 || { echo "run $name failed:"; tail -5 "$OUT/run-$name.log"; }
 }
+
+if has sft; then
+  # Supervised QA data: more and harder items than the distillation mix (the skills pretraining
+  # left weak: two hops, near-miss keys, varied wording, abstention), the corpus block samples so
+  # that language modelling is kept, and the distillation validation set.
+  mkdir -p "$W/sft/train" "$W/sft/validation"
+  ln -sf "$W/data/train/docs.jsonl" "$W/sft/train/docs.jsonl"
+  ln -sf "$W/data/validation/docs.jsonl" "$W/sft/validation/docs.jsonl"
+  i=0
+  for spec in qa:4:4000 qa:8:5000 qa:16:3000 two-facts:8:4000 two-facts:16:2000 distractors:8:4000 \
+              distractors:16:2000 retrieval:8:1500 retrieval:16:1000 far:8:1000; do
+    IFS=: read -r task p n <<<"$spec"
+    i=$((i + 1))
+    f="$W/sft/train/sft-$task-$p.jsonl"
+    [ -s "$f" ] || "$BA" -q synth --format blocks --corpus "$W/src/passages.jsonl" --tokenizer "$TEACHER" \
+      --task "$task" --passages "$p" --n "$n" --seed $((700 + i)) --out "$f" > "$W/sft-synth-$i.log" 2>&1 &
+  done
+  wait
+  wc -l "$W"/sft/train/*.jsonl | tail -1 | tee -a "$OUT/timeline.log"
+  RUN_DATA=$W/sft run sft blockft configs/sft-10m-h200.json 0
+  grep -E "^blockft:|done:|validation" "$OUT/run-sft.log" | sed "s/^/sft: /" | tail -4 | tee -a "$OUT/timeline.log"
+  [ -s "$W/runs/sft/model/config.json" ] || { echo "sft did not finish"; exit 1; }
+  stamp "sft done"
+fi
+# After stage sft (this call or an earlier one on this machine), its model is the teacher.
+[ -s "$W/runs/sft/model/config.json" ] && TEACHER=$W/runs/sft/model
 
 if has runs; then
   NGPU=$(nvidia-smi -L | wc -l)
@@ -161,10 +196,13 @@ if has pack; then
   for r in ${PACK:-distill}; do
     [ -d "$W/runs/$r/model" ] && tar -C "$W/runs/$r" -cf - model | split -b 15M - "$OUT/model-$r.tar.part-"
   done
-  for r in distill blockft no-sinks no-dropout no-weighting distill-2gpu lora-r8 lora-r16 lora-r64; do
+  for r in ${LORA_RANKS:-8 16 64}; do
+    [ -d "$W/runs/lora-r$r/adapter" ] && mkdir -p "$OUT/adapters" && cp -r "$W/runs/lora-r$r/adapter" "$OUT/adapters/lora-r$r"
+  done
+  for r in sft distill blockft no-sinks no-dropout no-weighting distill-2gpu lora-r8 lora-r16 lora-r64; do
     cp "$W/runs/$r/metrics.jsonl" "$OUT/metrics-$r.jsonl" 2>/dev/null
   done
   (cd "$OUT" && tar czf /tmp/results.tar.gz --exclude='model-*' . &&
-    find . -maxdepth 1 -type f ! -name 'model-*' -delete && mv /tmp/results.tar.gz .)
+    find . -mindepth 1 -maxdepth 1 ! -name 'model-*' -exec rm -rf {} + && mv /tmp/results.tar.gz .)
   ls -la "$OUT"
 fi

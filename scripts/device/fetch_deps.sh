@@ -12,4 +12,10 @@ mkdir -p .devdeps/debs
 (cd .devdeps/debs && apt-get download "${PKGS[@]}" >/dev/null)
 for f in .devdeps/debs/*.deb; do dpkg -x "$f" .devdeps/root; done
 rm -rf .devdeps/debs
+# What the build never reads: documentation, and static archives that nothing links statically
+# (OpenSSL and brotli come in through libcpp-httplib's shared library; only 8-bit PCRE2 is used).
+# Keeps the carried tree under the device call's 64 MiB.
+rm -rf .devdeps/root/usr/share/doc .devdeps/root/usr/share/man
+(cd .devdeps/root/usr/lib/x86_64-linux-gnu && rm -f libcrypto.a libssl.a libpcre2-16.a libpcre2-32.a \
+  libpcre2-posix.a libbrotlicommon.a libbrotlidec.a libbrotlienc.a)
 du -sh .devdeps
