@@ -6,6 +6,11 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
+# fetch_deps.sh ships the packages as one archive (Python's tarfile: the machine may lack xz).
+if [ ! -d .devdeps/root ] && [ -s .devdeps/root.tar.xz ]; then
+  python3 -c 'import tarfile as t; k = {"filter": "fully_trusted"} if hasattr(t, "data_filter") else {}
+t.open(".devdeps/root.tar.xz").extractall(".devdeps", **k)'
+fi
 TORCH_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
