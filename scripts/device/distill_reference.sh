@@ -93,6 +93,7 @@ if has sft; then
   # Supervised QA data: more and harder items than the distillation mix (the skills pretraining
   # left weak: two hops, near-miss keys, varied wording, abstention), the corpus block samples so
   # that language modelling is kept, and the distillation validation set.
+  [ -s "$W/data/train/docs.jsonl" ] || { echo "error: stage sft needs stage data (this call or an earlier one)"; exit 1; }
   mkdir -p "$W/sft/train" "$W/sft/validation"
   ln -sf "$W/data/train/docs.jsonl" "$W/sft/train/docs.jsonl"
   ln -sf "$W/data/validation/docs.jsonl" "$W/sft/validation/docs.jsonl"
