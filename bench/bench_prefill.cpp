@@ -27,6 +27,7 @@
 
 #include "attention/block_prefill.h"
 #include "attention/place_blocks.h"
+#include "core/host_allocator.h"
 #include "model/compat.h"
 #include "model/model.h"
 
@@ -45,6 +46,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  blockattn::keep_freed_host_memory();  // as the CLI does (src/core/host_allocator.h)
   CLI::App app{"Block-attention prefill and decode, phase by phase"};
   std::string model_dir, device = "auto", dtype = "auto";
   int n_blocks = 64, block_tokens = 500, query_tokens = 24, repeats = 5, decode_steps = 32;

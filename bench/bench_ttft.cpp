@@ -10,6 +10,7 @@
 
 #include "blockattn/engine.h"
 #include "blockattn/tokenizer.h"
+#include "core/host_allocator.h"
 
 namespace {
 
@@ -33,6 +34,7 @@ std::string make_block(const blockattn::Tokenizer& tok, int n_tokens, uint64_t s
 }  // namespace
 
 int main(int argc, char** argv) {
+  blockattn::keep_freed_host_memory();  // as the CLI does (src/core/host_allocator.h)
   CLI::App app{"Time to first token: block mode cold / warm vs full attention"};
   blockattn::EngineConfig cfg;
   int n_blocks = 8, block_tokens = 256, repeats = 3;

@@ -5,10 +5,14 @@
 
 #include "blockattn/error.h"
 #include "commands.h"
+#include "core/host_allocator.h"
 #include "core/log.h"
 #include "launch.h"
 
 int main(int argc, char** argv) {
+  // Before any thread or tensor exists: CPU forward passes re-allocate the same large buffers in
+  // every layer (src/core/host_allocator.h).
+  blockattn::keep_freed_host_memory();
   CLI::App app{
       "blockattn — block-attention inference: context blocks are encoded once, cached by content\n"
       "and reused at any position; only the final block (the question) attends to everything."};
