@@ -356,9 +356,9 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   if (!config.adapter_dir.empty()) {
     LoraAdapter adapter =
         load_lora_adapter(config.adapter_dir, impl->model->config(), impl->model->device());
-    if (auto trained = read_lora_block_settings(config.adapter_dir)) {
-      block_config.block_sink_tokens = trained->sink_tokens;
-      if (trained->sink_token_id >= 0) block_config.block_sink_token_id = trained->sink_token_id;
+    const auto trained = read_lora_block_settings(config.adapter_dir);
+    if (trained) {
+      block_config = with_lora_block_settings(block_config, *trained);
       if (!trained->base_fingerprint.empty() &&
           trained->base_fingerprint != impl->model->fingerprint())
         BA_WARN("adapter " << config.adapter_dir << " was trained on a base with fingerprint "
@@ -366,7 +366,7 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
                            << impl->model->fingerprint()
                            << " (another checkpoint, or the same in another dtype)");
     }
-    impl->block_model = impl->model->merged_with(adapter);
+    impl->block_model = impl->model->merged_with(adapter, trained ? &*trained : nullptr);
     std::string targets;
     for (const std::string& t : adapter.config.targets) targets += (targets.empty() ? "" : ",") + t;
     char scale[64];

@@ -372,6 +372,14 @@ void save_lora_adapter(LoraAdapter& adapter, const std::string& dir) {
   write_file_atomic(dir + "/" + kConfigFile, config.dump(2) + "\n");
 }
 
+ModelConfig with_lora_block_settings(ModelConfig base, const LoraBlockSettings& settings) {
+  base.block_sink_tokens = settings.sink_tokens;
+  base.block_sink_token_id.reset();
+  if (settings.sink_tokens > 0 && settings.sink_token_id >= 0)
+    base.block_sink_token_id = settings.sink_token_id;
+  return base;
+}
+
 std::optional<LoraBlockSettings> read_lora_block_settings(const std::string& dir) {
   const std::string path = dir + "/blockattn_adapter.json";
   if (!file_exists(path)) return std::nullopt;

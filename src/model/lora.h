@@ -103,6 +103,10 @@ struct LoraBlockSettings {
 };
 // nullopt when the file is absent; FormatError naming it when malformed.
 std::optional<LoraBlockSettings> read_lora_block_settings(const std::string& dir);
+// `base` with the block sinks an adapter was trained with: what block mode of base + adapter
+// serves and evaluates with (the engine, `adapter merge`, `eval --adapter`). A recorded count
+// of 0 means no sinks; a count without a token id leaves the id to resolve_sinks's fallbacks.
+ModelConfig with_lora_block_settings(ModelConfig base, const LoraBlockSettings& settings);
 void write_lora_block_settings(const LoraBlockSettings& s, const std::string& dir);
 
 // W += scale * B A for every adapted projection of `layers` (computed in float32, rounded once

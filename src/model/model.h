@@ -81,8 +81,11 @@ class Model {
   // A second model on the same device and dtype whose weights are this model's with `adapter`
   // merged in (W + scale B A, rounded once to the dtype): no per-token adapter cost, and its
   // fingerprint (so every block-cache key) differs from the base's. Peak memory: one more copy
-  // of the weights. Throws InputError if the adapter does not fit.
-  std::shared_ptr<Model> merged_with(const LoraAdapter& adapter);
+  // of the weights. Throws InputError if the adapter does not fit. `block_settings` (the
+  // adapter's blockattn_adapter.json), when given, become the merged model's block sinks
+  // (with_lora_block_settings), so that it evaluates in block mode as the engine serves it.
+  std::shared_ptr<Model> merged_with(const LoraAdapter& adapter,
+                                     const LoraBlockSettings* block_settings = nullptr);
 
   // Runs `ids` ([T] int64, any device) at positions [cache.size(), cache.size() + T): each token
   // attends to every earlier position in the cache and causally to the new ones. Appends their

@@ -12,6 +12,7 @@
 #include "checkpoint/weight_names.h"
 #include "core/hash.h"
 #include "core/io.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "model/torch_dtype.h"
 
@@ -98,8 +99,11 @@ std::shared_ptr<Model> Model::random(const ModelConfig& config, const ModelLoadO
   return model;
 }
 
-std::shared_ptr<Model> Model::merged_with(const LoraAdapter& adapter) {
-  std::shared_ptr<Model> merged(new Model(config_, device_, dtype_));
+std::shared_ptr<Model> Model::merged_with(const LoraAdapter& adapter,
+                                          const LoraBlockSettings* block_settings) {
+  std::shared_ptr<Model> merged(
+      new Model(block_settings ? with_lora_block_settings(config_, *block_settings) : config_,
+                device_, dtype_));
   torch::NoGradGuard no_grad;
   auto mine = weights_.named(config_);
   auto theirs = merged->weights_.named(config_);

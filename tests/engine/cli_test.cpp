@@ -167,6 +167,20 @@ TEST(Cli, DefaultModelAnswersTheExampleQuestion) {
   }
 }
 
+// One `segdata build` instance of three blocks (two boundaries), for the final-block task.
+void write_segdata_instance(const std::string& path) {
+  const std::string text =
+      "The river runs to the sea past the old mill.\n\nThe mill grinds corn for the town "
+      "every day.\n\nThe town sells the corn at the market on the square near the river.";
+  const size_t b1 = text.find("The mill"), b2 = text.find("The town");
+  std::ofstream(path) << nlohmann::json{{"id", "test/manual/0"},  {"category", "manual"},
+                                        {"split", "test"},        {"text", text},
+                                        {"boundaries", {b1, b2}}, {"tokens", 40},
+                                        {"sources", {"doc"}}}
+                             .dump()
+                      << "\n";
+}
+
 TEST(Cli, EvalScoresRetrievalAndPerplexity) {
   const std::string model = " --model " + test::fixture("models/tiny-llama");
   const std::string corpus = " --corpus " + test::fixture("corpus/jsonl/docs.jsonl");
@@ -184,16 +198,7 @@ TEST(Cli, EvalScoresRetrievalAndPerplexity) {
   EXPECT_TRUE(contains(ppl.out, "| all |")) << ppl.out;
 
   // Final-block LM on segmentation instances: three blocks, the last scored in both modes.
-  const std::string text =
-      "The river runs to the sea past the old mill.\n\nThe mill grinds corn for the town "
-      "every day.\n\nThe town sells the corn at the market on the square near the river.";
-  const size_t b1 = text.find("The mill"), b2 = text.find("The town");
-  std::ofstream(dir / "seg.jsonl")
-      << nlohmann::json{{"id", "test/manual/0"}, {"category", "manual"},   {"split", "test"},
-                        {"text", text},          {"boundaries", {b1, b2}}, {"tokens", 40},
-                        {"sources", {"doc"}}}
-             .dump()
-      << "\n";
+  write_segdata_instance(dir / "seg.jsonl");
   CliRun fb =
       run_cli("eval" + model + " --task final-block --window 256 --corpus " + (dir / "seg.jsonl"));
   ASSERT_EQ(fb.code, 0) << fb.out;
@@ -425,6 +430,56 @@ TEST(Cli, AdapterMergeWritesAModelWithTheAdaptersSinks) {
   EXPECT_NE(bad.code, 0);
   EXPECT_TRUE(contains(bad.out, "adapter_config.json")) << bad.out;
   EXPECT_EQ(std::count(bad.out.begin(), bad.out.end(), '\n'), 1) << bad.out;
+}
+
+// `eval --adapter` scores base + adapter as `adapter merge` writes it (weights and trained
+// sinks); in --suite an adapter entry is merged into the teacher. Misuse is one line.
+TEST(Cli, EvalScoresAnAdapterAsItsMergedModel) {
+  test::TempDir tmp;
+  const std::string base = test::fixture("models/tiny-llama");
+  ASSERT_EQ(
+      run_cli("adapter init --model " + base + " --out " + (tmp / "a") + " --rank 2 --b-std 0.05")
+          .code,
+      0);
+  write_lora_block_settings({2, 3, ""}, tmp / "a");
+  ASSERT_EQ(run_cli("adapter merge --model " + base + " --adapter " + (tmp / "a") + " --out " +
+                    (tmp / "m"))
+                .code,
+            0);
+  write_segdata_instance(tmp / "seg.jsonl");
+  auto all_row = [&](const std::string& args) {
+    CliRun r =
+        run_cli("eval --task final-block --window 256 --corpus " + (tmp / "seg.jsonl") + args);
+    EXPECT_EQ(r.code, 0) << r.out;
+    const size_t at = r.out.find("| all |");
+    return at == std::string::npos ? r.out : r.out.substr(at, r.out.find('\n', at) - at);
+  };
+  const std::string with_adapter = all_row(" --model " + base + " --adapter " + (tmp / "a"));
+  EXPECT_EQ(with_adapter, all_row(" --model " + (tmp / "m")));
+  EXPECT_NE(with_adapter, all_row(" --model " + base)) << "the adapter changed nothing";
+
+  const std::string corpus = " --corpus " + test::fixture("corpus/jsonl/docs.jsonl");
+  CliRun qa = run_cli("eval --model " + base + " --adapter " + (tmp / "a") + corpus +
+                      " --n 2 --passages 2 --passage-tokens 24 --mode block");
+  EXPECT_EQ(qa.code, 0) << qa.out;
+  EXPECT_TRUE(contains(qa.out, "task retrieval | mode block | 2 passages")) << qa.out;
+
+  const std::string suite = " --suite --n 1 --needle-n 0 --passage-tokens 16 --segdata " +
+                            (tmp / "seg.jsonl") + corpus + " --json " + (tmp / "suite.json");
+  CliRun s = run_cli("eval" + suite + " --models t=" + base + ",lora=" + (tmp / "a") +
+                     ",merged=" + (tmp / "m"));
+  ASSERT_EQ(s.code, 0) << s.out;
+  const auto rows = nlohmann::json::parse(read_file(tmp / "suite.json"))["rows"];
+  ASSERT_EQ(rows.size(), 6u) << rows.dump();
+  for (size_t mode = 0; mode < 2; ++mode)
+    EXPECT_EQ(rows[2 + mode]["scores"], rows[4 + mode]["scores"]) << rows.dump();
+  for (const std::string& bad :
+       {"eval" + suite + " --models lora=" + (tmp / "a") + ",t=" + base,
+        "eval" + suite + " --models t=" + base + " --adapter " + (tmp / "a")}) {
+    CliRun r = run_cli(bad);
+    EXPECT_NE(r.code, 0) << bad;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  }
 }
 
 TEST(Cli, CorruptModelSizesFailBeforeAllocating) {

@@ -50,23 +50,16 @@ int run_merge(const MergeOptions& o) {
   lo.dtype = "float32";
   auto base = Model::load(o.model_dir, lo);
   LoraAdapter adapter = load_lora_adapter(o.adapter_dir, base->config(), torch::kCPU);
-  auto merged = base->merged_with(adapter);
+  // The block sinks the adapter was trained with (blockattn_adapter.json) become the merged
+  // model's own, so that it serves and evaluates in block mode as the engine serves the adapter.
+  const auto settings = read_lora_block_settings(o.adapter_dir);
+  auto merged = base->merged_with(adapter, settings ? &*settings : nullptr);
   const torch::ScalarType dtype = o.dtype == "auto" ? parse_float_dtype(base->config().torch_dtype)
                                                     : parse_float_dtype(o.dtype);
   std::filesystem::create_directories(o.out);
   save_model(*merged, o.out, dtype);
-  // The block sinks the adapter was trained with (blockattn_adapter.json) become the merged
-  // model's own, so that it serves and evaluates in block mode as the engine serves the adapter.
-  std::string sinks = "no block settings recorded";
-  if (auto settings = read_lora_block_settings(o.adapter_dir)) {
-    ModelConfig mc = ModelConfig::load(o.out);
-    mc.block_sink_tokens = settings->sink_tokens;
-    mc.block_sink_token_id.reset();
-    if (settings->sink_tokens > 0 && settings->sink_token_id >= 0)
-      mc.block_sink_token_id = settings->sink_token_id;
-    write_file_atomic(o.out + "/config.json", mc.to_json());
-    sinks = std::to_string(settings->sink_tokens) + " block sinks";
-  }
+  const std::string sinks = settings ? std::to_string(settings->sink_tokens) + " block sinks"
+                                     : "no block settings recorded";
   copy_tokenizer_files(o.model_dir, o.out);
   std::fprintf(stderr, "wrote %s: %s with %s merged in (%s, %s)\n", o.out.c_str(),
                o.model_dir.c_str(), o.adapter_dir.c_str(), float_dtype_name(dtype).c_str(),

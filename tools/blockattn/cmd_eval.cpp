@@ -5,10 +5,13 @@
 #include <cstdio>
 #include <memory>
 
+#include <filesystem>
+
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
+#include "adapter_options.h"
 #include "blockattn/engine.h"
 #include "blockattn/error.h"
 #include "blockattn/tokenizer.h"
@@ -20,6 +23,7 @@
 #include "eval/retrieval_eval.h"
 #include "eval/suite.h"
 #include "eval/suite_table.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "option_checks.h"
 #include "segdata/dataset_instance.h"
@@ -36,6 +40,7 @@ struct EvalArgs {
   size_t needle_items = 20;
   int64_t batch_rows = 8;
   std::string device = "auto", dtype = "auto";
+  EngineConfig engine;  // --adapter, --adapter-mode (adapter_options.h)
   size_t items = 200, passages = 8, passage_tokens = 200;
   uint64_t seed = 1;
   int64_t window = 0;
@@ -46,11 +51,23 @@ void write_json(const std::string& path, const nlohmann::json& j) {
   if (!path.empty()) write_file_atomic(path, j.dump(2) + "\n");
 }
 
+bool is_adapter_dir(const std::string& dir) {
+  return std::filesystem::is_regular_file(dir + "/adapter_config.json");
+}
+
+// The model the Model-level tasks (perplexity, final-block, --suite) score: with --adapter, the
+// base with the adapter merged in and its trained block sinks (as `adapter merge` writes it), in
+// both modes.
 std::shared_ptr<Model> load_model(const EvalArgs& a) {
   ModelLoadOptions lo;
   lo.device = a.device;
   lo.dtype = a.dtype;
-  return Model::load(a.model_dir, lo);
+  auto base = Model::load(a.model_dir, lo);
+  if (a.engine.adapter_dir.empty()) return base;
+  const LoraAdapter adapter =
+      load_lora_adapter(a.engine.adapter_dir, base->config(), base->device());
+  const auto settings = read_lora_block_settings(a.engine.adapter_dir);
+  return base->merged_with(adapter, settings ? &*settings : nullptr);
 }
 
 int run_perplexity(const EvalArgs& a) {
@@ -146,6 +163,8 @@ int run_retrieval(const EvalArgs& a) {
   ec.model_dir = a.model_dir;
   ec.device = a.device;
   ec.dtype = a.dtype;
+  ec.adapter_dir = a.engine.adapter_dir;
+  ec.adapter_mode = a.engine.adapter_mode;
   auto engine = Engine::create(ec);
   const bool tty = ::isatty(::fileno(stderr));
   auto r = eval::eval_retrieval(*engine, a.model_dir, docs, o, [&](size_t done, size_t correct) {
@@ -190,9 +209,15 @@ int run_suite(const EvalArgs& a) {
       throw InputError("--models entry \"" + m + "\" is not name=DIR");
     models.emplace_back(m.substr(0, eq), m.substr(eq + 1));
   }
+  if (!a.engine.adapter_dir.empty())
+    throw InputError(
+        "--suite takes adapters as --models entries (name=ADAPTER_DIR), not --adapter");
+  if (is_adapter_dir(models[0].second))
+    throw InputError("the first --models entry (" + models[0].first +
+                     ") is the teacher: a model directory, not an adapter");
   auto tokenizer = Tokenizer::load(models[0].second);
   for (const auto& [name, dir] : models)
-    if (Tokenizer::load(dir)->fingerprint() != tokenizer->fingerprint())
+    if (!is_adapter_dir(dir) && Tokenizer::load(dir)->fingerprint() != tokenizer->fingerprint())
       throw InputError("model " + name + " (" + dir + ") has another tokenizer than " +
                        models[0].first);
   std::vector<segment::SegInstance> instances;
@@ -215,6 +240,10 @@ int run_suite(const EvalArgs& a) {
   for (size_t m = 0; m < models.size(); ++m) {
     EvalArgs one = a;
     one.model_dir = models[m].second;
+    if (is_adapter_dir(models[m].second)) {  // LoRA: the teacher with the adapter merged in
+      one.model_dir = models[0].second;
+      one.engine.adapter_dir = models[m].second;
+    }
     auto model = load_model(one);
     for (const char* mode : {"full", "block"}) {
       std::fprintf(stderr, "eval: %s (%s attention)...\n", models[m].first.c_str(), mode);
@@ -292,7 +321,9 @@ Runner add_eval(CLI::App& app) {
                     "attention: one table with the share of the teacher's gap closed");
   cmd->add_option(
          "--models", a->models,
-         "--suite: name=DIR entries, comma-separated; the first is the full-attention teacher")
+         "--suite: name=DIR entries, comma-separated; the first is the full-attention teacher.\n"
+         "DIR may be a LoRA adapter (adapter_config.json): it is scored merged into the teacher,\n"
+         "in both modes")
       ->delimiter(',');
   cmd->add_option(
       "--segdata", a->segdata,
@@ -336,6 +367,11 @@ Runner add_eval(CLI::App& app) {
   cmd->add_option("--device", a->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--dtype", a->dtype, "auto | float32 | bfloat16 | float16")
       ->capture_default_str();
+  add_adapter_options(cmd, a->engine);
+  cmd->footer(
+      "--adapter: retrieval and qa tasks serve it as the engine does (--adapter-mode);\n"
+      "perplexity and final-block score the base with the adapter merged in, in both modes\n"
+      "(the model `adapter merge` writes). --suite takes adapters as --models entries.");
   cmd->add_option("--json", a->json_out, "Also write the results as JSON to this file");
   return [a, suite, model_opt] {
     if (!a->suite_report.empty()) return run_suite_report(*a);
