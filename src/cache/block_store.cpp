@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <exception>
+#include <mutex>
 
 #include "blockattn/error.h"
 #include "core/log.h"
+#include "core/parallel.h"
 #include "model/torch_dtype.h"
 
 namespace blockattn {
@@ -138,37 +142,114 @@ std::vector<bool> BlockStore::tiers_to_skip(std::vector<bool>& probe) {
   return skip;
 }
 
-std::optional<BlockFetch> BlockStore::load_lower(const BlockKey& key, const std::vector<bool>& skip,
-                                                 const KVShape* expected) {
-  using Clock = std::chrono::steady_clock;
-  for (size_t i = 0; i < tiers_.size(); ++i) {
-    if (skip[i]) continue;
-    const auto t0 = Clock::now();
-    std::optional<KVBlob> blob = tiers_[i]->get(key);
+BlockStore::LowerRead BlockStore::read_lower(const BlockKey& key, const std::vector<bool>& skip,
+                                             const KVShape* expected) {
+  for (size_t t = 0; t < tiers_.size(); ++t) {
+    if (skip[t]) continue;
+    std::optional<KVBlob> blob = tiers_[t]->get(key);
     if (!blob) continue;
     if (expected) {
       try {
         validate_entry_shape(blob->shape, *expected);
       } catch (const FormatError& e) {
         // The recomputed entry's write overwrites it in this tier.
-        BA_WARN(tiers_[i]->name() << " cache: dropped entry " << key.hex() << ": " << e.what());
+        BA_WARN(tiers_[t]->name() << " cache: dropped entry " << key.hex() << ": " << e.what());
         std::lock_guard<std::mutex> lock(mu_);
         ++stats_.corrupt_dropped;
         continue;
       }
     }
-    BlockFetch f{from_blob(*blob, device_), BlockSource::kLowerTier, tiers_[i]->name()};
-    compat::synchronize(device_);  // an honest read time: the copy to the device is done
-    {
-      std::lock_guard<std::mutex> lock(rate_mu_);
-      tier_rates_[i].add(static_cast<double>(blob->payload.size()),
-                         std::chrono::duration<double>(Clock::now() - t0).count());
-    }
-    // Fill the faster tiers passed on the way down.
-    write_lower(key, f.kv, i);
-    return f;
+    return {t, std::move(blob)};
   }
-  return std::nullopt;
+  return {};
+}
+
+std::vector<std::optional<BlockFetch>> BlockStore::load_lower_many(
+    const std::vector<BlockKey>& keys, const std::vector<std::vector<bool>>& skips,
+    const std::vector<const KVShape*>& expected) {
+  using Clock = std::chrono::steady_clock;
+  const size_t n = keys.size();
+  std::vector<std::optional<BlockFetch>> out(n);
+  bool any_tier = false;
+  for (const std::vector<bool>& skip : skips)
+    any_tier = any_tier || std::find(skip.begin(), skip.end(), false) != skip.end();
+  if (!any_tier) return out;  // nothing to read: no tier, or every tier skipped
+  const auto t0 = Clock::now();
+  std::vector<LowerRead> reads(n);
+  std::vector<size_t> tier_of(n, 0);
+  std::vector<double> tier_bytes(tiers_.size(), 0);
+  // Readers claim keys in order and stay at most `window` keys ahead of the device copies, which
+  // run on the calling thread (its current stream) in key order as the reads arrive: host memory
+  // holds at most `window` entries, and the copies overlap the reads.
+  const size_t readers = std::min(n, kLowerReadThreads);
+  const size_t window = 2 * readers;
+  std::mutex m;
+  std::condition_variable cv;
+  size_t next = 0, consumed = 0;
+  bool abort = false;
+  std::vector<char> ready(n, 0);
+  std::vector<std::exception_ptr> errors(n);
+  run_workers(readers + 1, [&](size_t w) {
+    if (w > 0) {  // a reader
+      for (;;) {
+        size_t k;
+        {
+          std::unique_lock<std::mutex> lock(m);
+          cv.wait(lock, [&] { return abort || next >= n || next < consumed + window; });
+          if (abort || next >= n) return;
+          k = next++;
+        }
+        try {
+          reads[k] = read_lower(keys[k], skips[k], expected[k]);
+        } catch (...) {
+          errors[k] = std::current_exception();
+        }
+        std::lock_guard<std::mutex> lock(m);
+        ready[k] = 1;
+        cv.notify_all();
+      }
+    }
+    try {  // the consumer: device copies in key order
+      for (size_t k = 0; k < n; ++k) {
+        {
+          std::unique_lock<std::mutex> lock(m);
+          cv.wait(lock, [&] { return ready[k] != 0; });
+        }
+        if (errors[k]) std::rethrow_exception(errors[k]);
+        if (reads[k].blob) {
+          tier_of[k] = reads[k].tier;
+          tier_bytes[reads[k].tier] += static_cast<double>(reads[k].blob->payload.size());
+          out[k] = BlockFetch{from_blob(*reads[k].blob, device_), BlockSource::kLowerTier,
+                              tiers_[reads[k].tier]->name()};
+          reads[k].blob.reset();  // the host bytes go as soon as the copy is queued
+        }
+        std::lock_guard<std::mutex> lock(m);
+        consumed = k + 1;
+        cv.notify_all();
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(m);
+      abort = true;
+      cv.notify_all();
+      throw;
+    }
+  });
+  double total = 0;
+  for (double b : tier_bytes) total += b;
+  if (total == 0) return out;
+  compat::synchronize(device_);  // an honest read time: the copies to the device are done
+  // Each tier's share of the wall time is its share of the bytes: the rates stay the batch's
+  // throughput, which is what load-or-compute weighs against computing.
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  {
+    std::lock_guard<std::mutex> lock(rate_mu_);
+    for (size_t t = 0; t < tiers_.size(); ++t)
+      if (tier_bytes[t] > 0) tier_rates_[t].add(tier_bytes[t], seconds * tier_bytes[t] / total);
+  }
+  // Fill the faster tiers passed on the way down.
+  for (size_t k = 0; k < n; ++k)
+    if (out[k]) write_lower(keys[k], out[k]->kv, tier_of[k]);
+  return out;
 }
 
 void BlockStore::write_lower(const BlockKey& key, const BlockKV& kv, size_t tier_count) {
@@ -284,19 +365,25 @@ std::vector<BlockFetch> BlockStore::fetch_or_compute_many(const std::vector<Bloc
     const std::vector<bool> skip = tiers_to_skip(probe);
     // The first key of the batch also reads the skipped tiers due for a probe (their rates stay
     // current); the other keys pass over every skipped tier.
-    std::vector<bool> now = skip;
-    for (size_t t = 0; t < now.size(); ++t) now[t] = skip[t] && !probe[t];
+    std::vector<std::vector<bool>> skips(mine.size(), skip);
+    if (!mine.empty())
+      for (size_t t = 0; t < skip.size(); ++t) skips[0][t] = skip[t] && !probe[t];
+    std::vector<BlockKey> mine_keys;
+    std::vector<const KVShape*> mine_expected;
     for (size_t i : mine) {
-      std::optional<BlockFetch> f =
-          load_lower(keys[i], now, expected.empty() ? nullptr : &expected[i]);
-      const bool skipped = std::find(now.begin(), now.end(), true) != now.end();
-      now = skip;
-      if (f) {
-        out[i] = std::move(*f);
+      mine_keys.push_back(keys[i]);
+      mine_expected.push_back(expected.empty() ? nullptr : &expected[i]);
+    }
+    std::vector<std::optional<BlockFetch>> loaded =
+        load_lower_many(mine_keys, skips, mine_expected);
+    for (size_t j = 0; j < mine.size(); ++j) {
+      const size_t i = mine[j];
+      if (loaded[j]) {
+        out[i] = std::move(*loaded[j]);
         continue;
       }
       missing.push_back(i);
-      if (skipped) {
+      if (std::find(skips[j].begin(), skips[j].end(), true) != skips[j].end()) {
         std::lock_guard<std::mutex> lock(mu_);
         ++stats_.tier_skips;
       }

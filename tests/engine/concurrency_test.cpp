@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "attention/block_prefill.h"
@@ -366,8 +368,19 @@ class SlowTier : public ByteTier {
   std::string name() const override { return "slow"; }
   TierStats stats() const override { return {}; }
   std::unordered_map<BlockKey, KVBlob> entries;
-  int gets = 0;
+  std::atomic<int> gets{0};
 };
+
+// A store over one lower tier, writing to it synchronously (no write-behind thread).
+std::unique_ptr<BlockStore> store_over(std::unique_ptr<ByteTier> tier, bool load_or_compute) {
+  std::vector<std::unique_ptr<ByteTier>> tiers;
+  tiers.push_back(std::move(tier));
+  BlockStoreConfig config;
+  config.memory_budget_bytes = 1 << 20;
+  config.write_behind = false;
+  config.load_or_compute = load_or_compute;
+  return std::make_unique<BlockStore>(config, std::move(tiers), torch::kCPU);
+}
 
 // Load-or-compute: once a tier is measured much slower than computing, its entries are computed
 // instead (counted), with one probe read every 16 batches; switched off, the tier is always read.
@@ -375,13 +388,8 @@ TEST(BlockStoreLoadOrCompute, ASlowTierIsSkippedOnceMeasured) {
   for (bool enabled : {true, false}) {
     auto tier = std::make_unique<SlowTier>();
     SlowTier* slow = tier.get();
-    std::vector<std::unique_ptr<ByteTier>> tiers;
-    tiers.push_back(std::move(tier));
-    BlockStoreConfig config;
-    config.memory_budget_bytes = 1 << 20;
-    config.write_behind = false;
-    config.load_or_compute = enabled;
-    BlockStore store(config, std::move(tiers), torch::kCPU);
+    auto owned = store_over(std::move(tier), enabled);
+    BlockStore& store = *owned;
     auto fetch = [&](int k) {
       BlockFetch f = store.fetch_or_compute(key_of(k), [&] { return fake_kv(64, 1.0f * k); });
       store.forget(key_of(k));  // the next fetch of k goes below the memory tier again
@@ -406,6 +414,59 @@ TEST(BlockStoreLoadOrCompute, ASlowTierIsSkippedOnceMeasured) {
     }
     EXPECT_GE(slow->gets, 4);
   }
+}
+
+// A lower tier whose reads, once armed, wait (up to a second) until another read is in progress
+// too, and that records how many ran at once.
+class OverlapTier : public SlowTier {
+ public:
+  std::optional<KVBlob> get(const BlockKey& key) override {
+    std::unique_lock<std::mutex> lock(mu);
+    ++inside;
+    most_inside = std::max(most_inside, inside);
+    cv.notify_all();
+    if (armed) cv.wait_for(lock, std::chrono::seconds(1), [&] { return inside >= 2; });
+    auto it = entries.find(key);
+    std::optional<KVBlob> blob;
+    if (it != entries.end()) blob = it->second;
+    --inside;
+    return blob;
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool armed = false;  // false while the test fills the tier
+  int inside = 0, most_inside = 0;
+};
+
+// The keys of a batch are read from a lower tier side by side (not one after another), and each
+// result is its own key's entry, in the caller's order; a key no tier has is computed.
+TEST(BlockStoreBatch, LowerTierReadsOverlap) {
+  auto tier = std::make_unique<OverlapTier>();
+  OverlapTier* overlap = tier.get();
+  auto owned = store_over(std::move(tier), /*load_or_compute=*/false);
+  BlockStore& store = *owned;
+  std::vector<BlockKey> keys;
+  for (int k = 0; k < 12; ++k) {
+    keys.push_back(key_of(k));
+    if (k == 7) continue;  // never computed: not in the tier
+    store.fetch_or_compute(key_of(k), [&] { return fake_kv(4, 1.0f * k); });
+    store.forget(key_of(k));
+  }
+  overlap->most_inside = 0;
+  overlap->armed = true;
+  std::vector<std::vector<size_t>> computed;
+  auto fetched = store.fetch_or_compute_many(keys, [&](const std::vector<size_t>& missing) {
+    computed.push_back(missing);
+    return std::vector<BlockKV>{fake_kv(4, 70.0f)};
+  });
+  EXPECT_GE(overlap->most_inside, 2) << "the reads ran one at a time";
+  ASSERT_EQ(computed, (std::vector<std::vector<size_t>>{{7}}));
+  ASSERT_EQ(fetched.size(), keys.size());
+  for (int k = 0; k < 12; ++k) {
+    EXPECT_EQ(fetched[k].source, k == 7 ? BlockSource::kComputed : BlockSource::kLowerTier) << k;
+    EXPECT_FLOAT_EQ(fetched[k].kv.k.flatten()[0].item<float>(), k == 7 ? 70.0f : 1.0f * k) << k;
+  }
+  EXPECT_EQ(store.stats().lower_hits, 11u);
 }
 
 // Write-behind: a computed entry is returned before the (slow) disk write finishes; flush()
