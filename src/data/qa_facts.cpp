@@ -1,5 +1,8 @@
 #include "data/qa_facts.h"
 
+#include <functional>
+#include <set>
+
 #include "blockattn/error.h"
 
 namespace blockattn::data {
@@ -13,9 +16,13 @@ const FactTemplates kTrainCode{
     {"The [access|entry|door] code of {S} is {A}.",
      "To open {S}, [staff|visitors|members] [enter|key in|type] {A}.",
      "{S} [can be|is] unlocked with the code {A}.",
-     "For {S}, the [combination|keypad number] [is|was set to] {A}."},
+     "For {S}, the [combination|keypad number] [is|was set to] {A}.",
+     "[Note|Remember] that the lock on {S} [opens|responds] to {A}.",
+     "[The caretaker|Management] changed the code of {S} to {A}.",
+     "If you need to get into {S}, the number is {A}."},
     {"What [code|number] opens {S}?", "Which [combination|digits] [unlock|get you into] {S}?",
-     "What do I [type|enter] to get into {S}?"},
+     "What do I [type|enter] to get into {S}?", "[What is|Do you know] the code for {S}?",
+     "Which number [lets me into|works on the door of] {S}?"},
     {"archive", "depot", "annex", "locker room", "storeroom", "boathouse"}};
 const FactTemplates kEvalCode{
     {"Anyone entering {S} [must|should] [use|punch in] {A}.",
@@ -27,9 +34,11 @@ const FactTemplates kEvalCode{
 const FactTemplates kTrainPerson{
     {"The [treasurer|secretary|chair] of {S} is {A}.", "{A} [runs|leads|manages] {S}.",
      "{S} is [run|led|managed] by {A}.",
-     "Since [spring|autumn|last year], {A} has been in charge of {S}."},
+     "Since [spring|autumn|last year], {A} has been in charge of {S}.",
+     "[After the vote|Following the election], {A} became the head of {S}.",
+     "{S} [elected|appointed] {A} as its [president|director]."},
     {"Who [runs|is in charge of] {S}?", "Who is the [head|person responsible] for {S}?",
-     "[Which person|Who] leads {S}?"},
+     "[Which person|Who] leads {S}?", "Who [directs|chairs] {S}?", "Whom should I ask about {S}?"},
     {"club", "choir", "committee", "society", "league", "team"}};
 const FactTemplates kEvalPerson{
     {"{A} [took over|now heads] {S}.", "Questions about {S} go to {A}, who [heads|oversees] it.",
@@ -39,9 +48,11 @@ const FactTemplates kEvalPerson{
 
 const FactTemplates kTrainDate{
     {"{S} [takes place|will be held|is scheduled] on {A}.",
-     "The date of {S} [is|was fixed as] {A}.", "{S} [opens|begins|starts] on {A}."},
+     "The date of {S} [is|was fixed as] {A}.", "{S} [opens|begins|starts] on {A}.",
+     "[This year|Next time], {S} [comes|returns] on {A}.", "The committee [moved|set] {S} to {A}."},
     {"When is {S}?", "On what [date|day] does {S} [happen|start]?",
-     "[What is the date|Which day] of {S}?"},
+     "[What is the date|Which day] of {S}?", "When [does|will] {S} take place?",
+     "[On which day|When exactly] can I attend {S}?"},
     {"fair", "meeting", "festival", "auction", "regatta", "market"}};
 const FactTemplates kEvalDate{
     {"Mark {A} in the calendar: that is {S}.", "{S} [falls on|is set for] {A}.",
@@ -51,9 +62,11 @@ const FactTemplates kEvalDate{
 
 const FactTemplates kTrainAmount{
     {"The [fee|charge|cost] for {S} is {A}.", "{S} [costs|charges] {A}.",
-     "[Members|Guests|Visitors] pay {A} for {S}."},
+     "[Members|Guests|Visitors] pay {A} for {S}.", "[Expect to pay|You will pay] {A} for {S}.",
+     "The price of {S} [went up|was raised] to {A}."},
     {"How much [is|does one pay for] {S}?", "What does {S} cost?",
-     "[What is the price of|How much money is] {S}?"},
+     "[What is the price of|How much money is] {S}?", "How much [do I owe|must I pay] for {S}?",
+     "What [fee|charge] applies to {S}?"},
     {"course", "permit", "ticket", "tour", "membership", "rental"}};
 const FactTemplates kEvalAmount{
     {"A [place on|seat at] {S} [comes to|runs at] {A}.", "Budget {A} for {S}.",
@@ -63,9 +76,11 @@ const FactTemplates kEvalAmount{
 
 const FactTemplates kTrainPlace{
     {"{S} [is held|takes place|meets] at {A}.", "The [venue|location] of {S} is {A}.",
-     "{S} [has moved|moved] to {A}."},
+     "{S} [has moved|moved] to {A}.", "[Since the move|These days], {S} is at {A}.",
+     "[People|Visitors] looking for {S} [should go|are sent] to {A}."},
     {"Where is {S}?", "Where does {S} [meet|take place]?",
-     "[At what place|In which location] is {S}?"},
+     "[At what place|In which location] is {S}?", "Where [do I go|should I go] for {S}?",
+     "[What is the location|Where is the venue] of {S}?"},
     {"reading group", "clinic", "class", "office", "studio", "exhibition"}};
 const FactTemplates kEvalPlace{
     {"You will find {S} at {A}.", "{S} [gathers|is hosted] at {A}.", "[Go|Head] to {A} for {S}."},
@@ -75,9 +90,11 @@ const FactTemplates kEvalPlace{
 const FactTemplates kTrainPhrase{
     {"The [password|watchword] of {S} is \"{A}\".",
      "At {S}, [members|guards] [say|give] \"{A}\" at the door.",
-     "{S} [uses|has] the motto \"{A}\"."},
+     "{S} [uses|has] the motto \"{A}\".", "The [secret|agreed] words at {S} are \"{A}\".",
+     "[Everyone|Each member] at {S} [knows|repeats] \"{A}\"."},
     {"What is the [password|motto] of {S}?", "What do [members|people] say at {S}?",
-     "[Which phrase|What words] belong to {S}?"},
+     "[Which phrase|What words] belong to {S}?", "What is the [secret|agreed] phrase of {S}?",
+     "What must I say at the door of {S}?"},
     {"lodge", "camp", "crew", "circle", "house"}};
 const FactTemplates kEvalPhrase{{"To be let into {S}, [whisper|recite] \"{A}\".",
                                  "\"{A}\" is [the phrase|what is spoken] at {S}."},
@@ -116,6 +133,67 @@ int draw_year(Split split, SynthRng& rng) {
 template <typename T>
 const T& pick(const std::vector<T>& v, SynthRng& rng) {
   return v[rng.below(v.size())];
+}
+
+// A pronounceable made-up word of `syllables` syllables ("bramo", "kelvastin").
+std::string pseudo_word(SynthRng& rng, uint64_t syllables) {
+  static const Strings kOnsets = {"b",  "c",  "d",  "f",  "g",  "h",  "j",  "k",  "l",  "m",
+                                  "n",  "p",  "r",  "s",  "t",  "v",  "w",  "z",  "br", "cl",
+                                  "dr", "fl", "gr", "kr", "pl", "st", "tr", "sh", "ch", "th"};
+  static const Strings kVowels = {"a", "e", "i", "o", "u", "ai", "ea", "ou", "io", "y"};
+  static const Strings kCodas = {"", "", "", "n", "r", "l", "s", "m", "t", "nd", "rt", "st"};
+  std::string w;
+  for (uint64_t i = 0; i < syllables; ++i)
+    w += pick(kOnsets, rng) + pick(kVowels, rng) + (i + 1 == syllables ? pick(kCodas, rng) : "");
+  return w;
+}
+
+std::string capitalized(std::string w) {
+  if (!w.empty() && w[0] >= 'a' && w[0] <= 'z') w[0] = static_cast<char>(w[0] - 'a' + 'A');
+  return w;
+}
+
+std::string lowered(std::string w) {
+  for (char& c : w)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return w;
+}
+
+// The training pools: the hand-written lists above, extended with made-up names, places and
+// words and more currencies. A small model trained on 20 first names and 10 places learns those
+// answers by heart, and on held-out entities answers with a training one or abstains (code
+// answers, random digits, were the only type it copied: docs/results/sft-lora-2026-12-03.md);
+// hundreds of entities it cannot memorise leave copying from the context as the way to the
+// answer. Fixed seed: the pools are part of the data recipe. No entry equals an evaluation
+// entity (case-insensitive).
+AnswerPools make_train_answers() {
+  AnswerPools p = kTrainAnswers;
+  std::set<std::string> taken;
+  for (const AnswerPools* pools : {&kTrainAnswers, &kEvalAnswers})
+    for (const Strings* v : {&pools->first_names, &pools->surnames, &pools->months, &pools->units,
+                             &pools->places, &pools->phrase_words})
+      for (const std::string& w : *v) taken.insert(lowered(w));
+  SynthRng rng(0x71a5eedULL);
+  auto grow = [&](Strings& v, size_t target, const std::function<std::string()>& make) {
+    while (v.size() < target)
+      if (std::string w = make(); taken.insert(lowered(w)).second) v.push_back(std::move(w));
+  };
+  grow(p.first_names, 400, [&] { return capitalized(pseudo_word(rng, 2 + rng.below(2))); });
+  grow(p.surnames, 400, [&] { return capitalized(pseudo_word(rng, 2 + rng.below(2))); });
+  static const Strings kStreets = {"Street", "Road",   "Lane",  "Row",  "Gardens", "Crescent",
+                                   "Hill",   "Square", "Wharf", "Mews", "Avenue",  "Place"};
+  static const Strings kBuildings = {"hall",    "mill",  "gate",   "tower", "annex",
+                                     "station", "depot", "chapel", "barn",  "pier"};
+  grow(p.places, 300, [&] {
+    return rng.below(2) == 0 ? capitalized(pseudo_word(rng, 2)) + " " + pick(kStreets, rng)
+                             : "the " + pseudo_word(rng, 2) + " " + pick(kBuildings, rng);
+  });
+  grow(p.phrase_words, 400, [&] { return pseudo_word(rng, 1 + rng.below(2)); });
+  for (const char* unit :
+       {"kroner", "dinars", "zlotys", "forints", "shillings", "ducats", "florins", "talers",
+        "drachmas", "escudos", "pesetas", "rubles", "riyals", "dirhams", "ringgits"})
+    if (taken.insert(unit).second) p.units.push_back(unit);
+  return p;
 }
 
 }  // namespace
@@ -165,7 +243,8 @@ const FactTemplates& fact_templates(FactType type, Split split) {
 }
 
 const AnswerPools& answer_pools(Split split) {
-  return split == Split::kTrain ? kTrainAnswers : kEvalAnswers;
+  static const AnswerPools train = make_train_answers();
+  return split == Split::kTrain ? train : kEvalAnswers;
 }
 
 std::string expand_template(std::string_view t, const std::string& subject,

@@ -34,7 +34,10 @@ struct FactTemplates {
 };
 const FactTemplates& fact_templates(FactType type, Split split);
 
-// Answer pools of one split (disjoint between splits, tests/base/qa_facts_test.cpp).
+// Answer pools of one split (disjoint between splits, tests/base/qa_facts_test.cpp). The
+// training pools hold hundreds of made-up names, places and phrase words besides the
+// hand-written ones (so that a model learns to copy answers, not to remember them); the
+// evaluation pools are hand-written English-looking entities.
 struct AnswerPools {
   std::vector<std::string> first_names, surnames;  // person answers "Nora Quill"
   std::vector<std::string> months;                 // date answers "14 March 1987" (years split)

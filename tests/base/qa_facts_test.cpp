@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -80,6 +83,31 @@ TEST(QaFacts, TrainAndEvalTemplatesAndEntitiesDisjoint) {
     const std::string e = draw_answer(FactType::kDate, Split::kEval, rng);
     EXPECT_GE(std::stoi(e.substr(e.size() - 4)), 2000) << e;
   }
+}
+
+// The training pools are large enough that a model cannot learn their answers by heart (the
+// hand-written lists plus made-up entries, each entry once), and drawing from them reaches most
+// of each pool; the evaluation pools stay the hand-written lists.
+TEST(QaFacts, TrainPoolsAreOpenVocabulary) {
+  const AnswerPools& train = answer_pools(Split::kTrain);
+  for (const auto& [pool, at_least] :
+       std::vector<std::pair<const std::vector<std::string>*, size_t>>{{&train.first_names, 400},
+                                                                       {&train.surnames, 400},
+                                                                       {&train.places, 300},
+                                                                       {&train.phrase_words, 400},
+                                                                       {&train.units, 15}}) {
+    EXPECT_GE(pool->size(), at_least);
+    EXPECT_EQ(std::set<std::string>(pool->begin(), pool->end()).size(), pool->size());
+  }
+  EXPECT_LT(answer_pools(Split::kEval).first_names.size(), 20u);
+  SynthRng rng(11);
+  std::set<std::string> people, places;
+  for (int i = 0; i < 3000; ++i) {
+    people.insert(draw_answer(FactType::kPerson, Split::kTrain, rng));
+    places.insert(draw_answer(FactType::kPlace, Split::kTrain, rng));
+  }
+  EXPECT_GT(people.size(), 2500u);
+  EXPECT_GT(places.size(), 250u);
 }
 
 TEST(QaFacts, ExpandTemplate) {
