@@ -13,7 +13,8 @@
 # SUITE_A="blockft distill lora-r8" SUITE_B="lora-r16 lora-r64". Stage pack also returns the
 # adapters (results.tar.gz: adapters/lora-rN/).
 # Runs of one stage may be split over concurrent calls of this script on one machine (ONLY=NAME,
-# LORA_RANKS=R): a 10M-parameter run leaves most of an H200 idle.
+# LORA_RANKS=R, SKIP_BUILD=1 after a first call has built): a 10M-parameter run leaves most of an
+# H200 idle.
 # Every stage skips work whose output exists, so a call cut short can be repeated on a warm machine.
 # Results: $OUT/results.tar.gz (logs, suite-{a,b}.{md,json}, metrics) and $OUT/model-NAME.tar.part-*
 # for each run named in PACK (default distill) — stage pack; without it they stay in $OUT.
@@ -32,12 +33,15 @@ if grep -q '"block_sink_tokens": *[1-9]' "$TEACHER/config.json"; then
   exit 1
 fi
 BA=build-gpu/blockattn
-mkdir -p "$OUT" "$W/src" "$W/data/train" "$W/data/validation" "$W/runs" "$W/cfg"
+mkdir -p "$OUT" "$W/logs" "$W/src" "$W/data/train" "$W/data/validation" "$W/runs" "$W/cfg"
 stamp() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$OUT/timeline.log"; }
 has() { [[ ",$STAGES," == *",$1,"* ]]; }
 
-bash scripts/device/gpu_build.sh blockattn_cli > /dev/null || { tail -30 "$OUT/build.log"; exit 1; }
-stamp "built"
+# SKIP_BUILD=1: build-gpu/ is already built (concurrent calls of this script after a first one).
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  bash scripts/device/gpu_build.sh blockattn_cli > /dev/null || { tail -30 "$OUT/build.log"; exit 1; }
+  stamp "built"
+fi
 
 if has probe; then
   TI=$(python3 -c 'import torch,os;print(os.path.join(os.path.dirname(torch.__file__),"include"))')
@@ -47,22 +51,39 @@ if has probe; then
   grep -i "c10d" "$OUT/build.log" | tail -2
 fi
 
+# synth_blocks DIR PREFIX SEED TASK:PASSAGES:N...: synthetic QA block samples (train pools) into
+# DIR/PREFIX-TASK-PASSAGES-K.jsonl, cut into jobs of <= 1000 items run nproc at a time (one job
+# writes ~15 items/s, so 27,500 items in one job per spec would take ~6 minutes).
+synth_blocks() {
+  local dir=$1 prefix=$2 seed=$3 spec task p n k f running=0 failed=0
+  shift 3
+  for spec in "$@"; do
+    IFS=: read -r task p n <<<"$spec"
+    for ((k = 0; k * 1000 < n; k++)); do
+      f="$dir/$prefix-$task-$p-$k.jsonl"
+      seed=$((seed + 1))
+      [ -s "$f" ] && continue
+      "$BA" -q synth --format blocks --corpus "$W/src/passages.jsonl" --tokenizer "$TEACHER" --task "$task" \
+        --passages "$p" --n $((n - k * 1000 < 1000 ? n - k * 1000 : 1000)) --seed "$seed" --out "$f.tmp" \
+        > "$W/logs/$(basename "$f" .jsonl).log" 2>&1 && mv "$f.tmp" "$f" &
+      running=$((running + 1))
+      if [ "$running" -ge "$(nproc)" ]; then wait -n || failed=1; running=$((running - 1)); fi
+    done
+  done
+  while [ "$running" -gt 0 ]; do wait -n || failed=1; running=$((running - 1)); done
+  [ "$failed" = 0 ] || { echo "a synth job failed:"; grep -h error "$W"/logs/$prefix-*.log | head -3; return 1; }
+}
+
 if has data; then
   for f in .devdata/distill/*.jsonl.xz; do
     b=$(basename "$f" .xz)
-    [ -s "$W/src/$b" ] || xz -dc "$f" > "$W/src/$b"
+    [ -s "$W/src/$b" ] || python3 -c "import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2],'wb'))" "$f" "$W/src/$b"
   done
   cp -n "$W/src/train-docs.jsonl" "$W/data/train/docs.jsonl"
   cp -n "$W/src/validation-docs.jsonl" "$W/data/validation/docs.jsonl"
   # QA block samples from the training split's names and values (evaluation uses the other pool).
-  i=0
-  for spec in retrieval:8 retrieval:16 two-facts:8 distractors:8 far:8 qa:8; do
-    task=${spec%%:*}; p=${spec##*:}; i=$((i + 1))
-    f="$W/data/train/qa-$task-$p.jsonl"
-    [ -s "$f" ] || "$BA" -q synth --format blocks --corpus "$W/src/passages.jsonl" --tokenizer "$TEACHER" \
-      --task "$task" --passages "$p" --n "${QA_N:-1500}" --seed $((500 + i)) --out "$f" > "$W/synth-$i.log" 2>&1 &
-  done
-  wait
+  synth_blocks "$W/data/train" qa 500 retrieval:8:${QA_N:-1500} retrieval:16:${QA_N:-1500} \
+    two-facts:8:${QA_N:-1500} distractors:8:${QA_N:-1500} far:8:${QA_N:-1500} qa:8:${QA_N:-1500} || exit 1
   wc -l "$W"/data/train/*.jsonl "$W"/data/validation/*.jsonl | tee -a "$OUT/timeline.log"
   stamp "data ready"
 fi
@@ -97,21 +118,17 @@ if has sft; then
   mkdir -p "$W/sft/train" "$W/sft/validation"
   ln -sf "$W/data/train/docs.jsonl" "$W/sft/train/docs.jsonl"
   ln -sf "$W/data/validation/docs.jsonl" "$W/sft/validation/docs.jsonl"
-  i=0
-  for spec in qa:4:4000 qa:8:5000 qa:16:3000 two-facts:8:4000 two-facts:16:2000 distractors:8:4000 \
-              distractors:16:2000 retrieval:8:1500 retrieval:16:1000 far:8:1000; do
-    IFS=: read -r task p n <<<"$spec"
-    i=$((i + 1))
-    f="$W/sft/train/sft-$task-$p.jsonl"
-    [ -s "$f" ] || "$BA" -q synth --format blocks --corpus "$W/src/passages.jsonl" --tokenizer "$TEACHER" \
-      --task "$task" --passages "$p" --n "$n" --seed $((700 + i)) --out "$f" > "$W/sft-synth-$i.log" 2>&1 &
-  done
-  wait
+  synth_blocks "$W/sft/train" sft 700 qa:4:4000 qa:8:8000 qa:16:4000 two-facts:8:5000 two-facts:16:2000 \
+    distractors:8:5000 distractors:16:2000 retrieval:8:1500 retrieval:16:1000 far:8:1000 || exit 1
   wc -l "$W"/sft/train/*.jsonl | tail -1 | tee -a "$OUT/timeline.log"
   RUN_DATA=$W/sft run sft blockft configs/sft-10m-h200.json 0
   grep -E "^blockft:|done:|validation" "$OUT/run-sft.log" | sed "s/^/sft: /" | tail -4 | tee -a "$OUT/timeline.log"
   [ -s "$W/runs/sft/model/config.json" ] || { echo "sft did not finish"; exit 1; }
   stamp "sft done"
+  # Returned at once (a later stage may run into the call's time limit): it is every later
+  # stage's teacher.
+  ls "$OUT"/model-sft.tar.part-* > /dev/null 2>&1 ||
+    tar -C "$W/runs/sft" -cf - model | split -b 15M - "$OUT/model-sft.tar.part-"
 fi
 # After stage sft (this call or an earlier one on this machine), its model is the teacher.
 [ -s "$W/runs/sft/model/config.json" ] && TEACHER=$W/runs/sft/model
@@ -147,16 +164,23 @@ fi
 
 if has eval; then
   SUITE="--corpus $W/src/test.jsonl --segdata $W/src/segdata-test.jsonl --n ${EVAL_N:-200} --needle-n ${NEEDLE_N:-20}"
-  m() { [ -s "$W/runs/$1/model/config.json" ] && echo ",$1=$W/runs/$1/model"; }
-  # Two halves, one per GPU, merged below (SUITE_A / SUITE_B: run names of each half).
-  CUDA_VISIBLE_DEVICES=0 $BA eval --suite --models "teacher=$TEACHER$(for r in ${SUITE_A:-blockft distill}; do m $r; done)" $SUITE \
-    --json "$OUT/suite-a.json" > "$OUT/suite-a.md" 2> "$OUT/suite-a.log" &
+  m() { [ -s "$W/runs/$1/model/config.json" ] && printf ',%s=%s' "$1" "$W/runs/$1/model"; }  # no newline
+  # Two halves, one per GPU, merged below (SUITE_A / SUITE_B: run names of each half; SUITE_B=""
+  # runs one half only, SUITE_A="" SUITE_B="" scores the teacher alone).
   NGPU=$(nvidia-smi -L | wc -l)
-  CUDA_VISIBLE_DEVICES=$((NGPU > 1 ? 1 : 0)) $BA eval --suite \
-    --models "teacher=$TEACHER$(for r in ${SUITE_B:-no-sinks no-dropout no-weighting}; do m $r; done)" $SUITE \
-    --json "$OUT/suite-b.json" > "$OUT/suite-b.md" 2> "$OUT/suite-b.log" &
+  SA=${SUITE_A-blockft distill}
+  SB=${SUITE_B-no-sinks no-dropout no-weighting}
+  CUDA_VISIBLE_DEVICES=0 $BA eval --suite --models "teacher=$TEACHER$(for r in $SA; do m $r; done)" $SUITE \
+    --json "$OUT/suite-a.json" > "$OUT/suite-a.md" 2> "$OUT/suite-a.log" &
+  reports=$OUT/suite-a.json
+  if [ -n "$SB" ]; then
+    CUDA_VISIBLE_DEVICES=$((NGPU > 1 ? 1 : 0)) $BA eval --suite \
+      --models "teacher=$TEACHER$(for r in $SB; do m $r; done)" $SUITE \
+      --json "$OUT/suite-b.json" > "$OUT/suite-b.md" 2> "$OUT/suite-b.log" &
+    reports=$reports,$OUT/suite-b.json
+  fi
   wait
-  $BA eval --suite-report "$OUT/suite-a.json,$OUT/suite-b.json" | tee "$OUT/suite.md"
+  $BA eval --suite-report "$reports" | tee "$OUT/suite.md"
   stamp "eval done"
 fi
 
@@ -195,7 +219,8 @@ fi
 if has pack; then
   # $OUT takes at most 8 files: the models as 15 MB tar parts, everything else in one archive.
   for r in ${PACK:-distill}; do
-    [ -d "$W/runs/$r/model" ] && tar -C "$W/runs/$r" -cf - model | split -b 15M - "$OUT/model-$r.tar.part-"
+    [ -d "$W/runs/$r/model" ] && ! ls "$OUT/model-$r.tar.part-"* > /dev/null 2>&1 &&
+      tar -C "$W/runs/$r" -cf - model | split -b 15M - "$OUT/model-$r.tar.part-"
   done
   for r in ${LORA_RANKS:-8 16 64}; do
     [ -d "$W/runs/lora-r$r/adapter" ] && mkdir -p "$OUT/adapters" && cp -r "$W/runs/lora-r$r/adapter" "$OUT/adapters/lora-r$r"
