@@ -136,7 +136,11 @@ TEST(RedisEngine, RequestsSucceedWhileRedisIsDownAndItIsUsedAgainAfterARestart) 
   EXPECT_EQ(down.timings.blocks_computed, 2);
   engine->flush_cache();  // lower tiers are written behind the request
   EXPECT_EQ(down.text, cold.text);
-  EXPECT_EQ(redis_stats().errors, 1u);  // one failure; the breaker spares the other calls
+  // The request's two reads run side by side (BlockStore::load_lower_many), so each may fail
+  // before the breaker opens; once it is open no further call is made.
+  const uint64_t outage_errors = redis_stats().errors;
+  EXPECT_GE(outage_errors, 1u);
+  EXPECT_LE(outage_errors, 2u);
   EXPECT_TRUE(contains(engine->cache_stats().describe, "down"));
 
   ASSERT_TRUE(server.start()) << server.error();  // empty: no persistence
@@ -147,7 +151,7 @@ TEST(RedisEngine, RequestsSucceedWhileRedisIsDownAndItIsUsedAgainAfterARestart) 
   const GenerateResult again = engine->generate(req);
   EXPECT_EQ(again.timings.blocks_reused, 2);
   EXPECT_EQ(again.text, cold.text);
-  EXPECT_EQ(redis_stats().errors, 1u);
+  EXPECT_EQ(redis_stats().errors, outage_errors);
   EXPECT_TRUE(contains(engine->cache_stats().describe, "up"));
 }
 
