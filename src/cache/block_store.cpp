@@ -176,8 +176,15 @@ std::vector<std::optional<BlockFetch>> BlockStore::load_lower_many(
   if (!any_tier) return out;  // nothing to read: no tier, or every tier skipped
   const auto t0 = Clock::now();
   std::vector<LowerRead> reads(n);
-  std::vector<size_t> tier_of(n, 0);
   std::vector<double> tier_bytes(tiers_.size(), 0);
+  // Key k's read to the device (asynchronous copy on the current stream).
+  auto place = [&](size_t k) {
+    if (!reads[k].blob) return;
+    tier_bytes[reads[k].tier] += static_cast<double>(reads[k].blob->payload.size());
+    out[k] = BlockFetch{from_blob(*reads[k].blob, device_), BlockSource::kLowerTier,
+                        tiers_[reads[k].tier]->name()};
+    reads[k].blob.reset();  // the host bytes go as soon as the copy is queued
+  };
   // Readers claim keys in order and stay at most `window` keys ahead of the device copies, which
   // run on the calling thread (its current stream) in key order as the reads arrive: host memory
   // holds at most `window` entries, and the copies overlap the reads.
@@ -189,51 +196,50 @@ std::vector<std::optional<BlockFetch>> BlockStore::load_lower_many(
   bool abort = false;
   std::vector<char> ready(n, 0);
   std::vector<std::exception_ptr> errors(n);
-  run_workers(readers + 1, [&](size_t w) {
-    if (w > 0) {  // a reader
-      for (;;) {
-        size_t k;
-        {
-          std::unique_lock<std::mutex> lock(m);
-          cv.wait(lock, [&] { return abort || next >= n || next < consumed + window; });
-          if (abort || next >= n) return;
-          k = next++;
+  if (n == 1) {  // one key (fetch_or_compute): no thread to start
+    reads[0] = read_lower(keys[0], skips[0], expected[0]);
+    place(0);
+  } else {
+    run_workers(readers + 1, [&](size_t w) {
+      if (w > 0) {  // a reader
+        for (;;) {
+          size_t k;
+          {
+            std::unique_lock<std::mutex> lock(m);
+            cv.wait(lock, [&] { return abort || next >= n || next < consumed + window; });
+            if (abort || next >= n) return;
+            k = next++;
+          }
+          try {
+            reads[k] = read_lower(keys[k], skips[k], expected[k]);
+          } catch (...) {
+            errors[k] = std::current_exception();
+          }
+          std::lock_guard<std::mutex> lock(m);
+          ready[k] = 1;
+          cv.notify_all();
         }
-        try {
-          reads[k] = read_lower(keys[k], skips[k], expected[k]);
-        } catch (...) {
-          errors[k] = std::current_exception();
-        }
-        std::lock_guard<std::mutex> lock(m);
-        ready[k] = 1;
-        cv.notify_all();
       }
-    }
-    try {  // the consumer: device copies in key order
-      for (size_t k = 0; k < n; ++k) {
-        {
-          std::unique_lock<std::mutex> lock(m);
-          cv.wait(lock, [&] { return ready[k] != 0; });
+      try {  // the consumer: device copies in key order
+        for (size_t k = 0; k < n; ++k) {
+          {
+            std::unique_lock<std::mutex> lock(m);
+            cv.wait(lock, [&] { return ready[k] != 0; });
+          }
+          if (errors[k]) std::rethrow_exception(errors[k]);
+          place(k);
+          std::lock_guard<std::mutex> lock(m);
+          consumed = k + 1;
+          cv.notify_all();
         }
-        if (errors[k]) std::rethrow_exception(errors[k]);
-        if (reads[k].blob) {
-          tier_of[k] = reads[k].tier;
-          tier_bytes[reads[k].tier] += static_cast<double>(reads[k].blob->payload.size());
-          out[k] = BlockFetch{from_blob(*reads[k].blob, device_), BlockSource::kLowerTier,
-                              tiers_[reads[k].tier]->name()};
-          reads[k].blob.reset();  // the host bytes go as soon as the copy is queued
-        }
+      } catch (...) {
         std::lock_guard<std::mutex> lock(m);
-        consumed = k + 1;
+        abort = true;
         cv.notify_all();
+        throw;
       }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(m);
-      abort = true;
-      cv.notify_all();
-      throw;
-    }
-  });
+    });
+  }
   double total = 0;
   for (double b : tier_bytes) total += b;
   if (total == 0) return out;
@@ -248,7 +254,7 @@ std::vector<std::optional<BlockFetch>> BlockStore::load_lower_many(
   }
   // Fill the faster tiers passed on the way down.
   for (size_t k = 0; k < n; ++k)
-    if (out[k]) write_lower(keys[k], out[k]->kv, tier_of[k]);
+    if (out[k]) write_lower(keys[k], out[k]->kv, reads[k].tier);
   return out;
 }
 

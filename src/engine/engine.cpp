@@ -352,20 +352,16 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   impl->config = config;
   impl->model = Model::load(config.model_dir, ModelLoadOptions{config.device, config.dtype});
   impl->block_model = impl->model;
-  ModelConfig block_config = impl->model->config();  // the sinks of block mode
   if (!config.adapter_dir.empty()) {
     LoraAdapter adapter =
         load_lora_adapter(config.adapter_dir, impl->model->config(), impl->model->device());
     const auto trained = read_lora_block_settings(config.adapter_dir);
-    if (trained) {
-      block_config = with_lora_block_settings(block_config, *trained);
-      if (!trained->base_fingerprint.empty() &&
-          trained->base_fingerprint != impl->model->fingerprint())
-        BA_WARN("adapter " << config.adapter_dir << " was trained on a base with fingerprint "
-                           << trained->base_fingerprint << ", this one is "
-                           << impl->model->fingerprint()
-                           << " (another checkpoint, or the same in another dtype)");
-    }
+    if (trained && !trained->base_fingerprint.empty() &&
+        trained->base_fingerprint != impl->model->fingerprint())
+      BA_WARN("adapter " << config.adapter_dir << " was trained on a base with fingerprint "
+                         << trained->base_fingerprint << ", this one is "
+                         << impl->model->fingerprint()
+                         << " (another checkpoint, or the same in another dtype)");
     impl->block_model = impl->model->merged_with(adapter, trained ? &*trained : nullptr);
     std::string targets;
     for (const std::string& t : adapter.config.targets) targets += (targets.empty() ? "" : ",") + t;
@@ -385,7 +381,8 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
                       std::to_string(impl->tokenizer->vocab_size()) +
                       " tokens but the model's vocab_size is " + std::to_string(mc.vocab_size));
   impl->full_sinks = resolve_sinks(config.sink_tokens, mc, *impl->tokenizer);
-  impl->sinks = resolve_sinks(config.sink_tokens, block_config, *impl->tokenizer);
+  // Block mode's sinks: the block model's (with an adapter, the ones it was trained with).
+  impl->sinks = resolve_sinks(config.sink_tokens, impl->block_model->config(), *impl->tokenizer);
   if (config.adapter_mode == AdapterMode::kAlways) impl->full_sinks = impl->sinks;
   BlockStoreConfig store;
   store.memory_budget_bytes = memory_budget(config.cache, impl->model->device());
