@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
     std::printf("TTFT block warm   %9.2f ms  (computed %d, reused %d, memory tier)\n", warm,
                 tw.blocks_computed, tw.blocks_reused);
     if (!cfg.cache.disk_dir.empty()) {
+      engine->flush_cache();  // every entry on disk before the fresh engine looks
       auto fresh = blockattn::Engine::create(cfg);
       // The fresh engine's kernels warm up on an unrelated prompt too: the disk figure is the
       // disk's, not the first forward's setup.
@@ -99,6 +100,22 @@ int main(int argc, char** argv) {
           "TTFT block disk   %9.2f ms  (computed %d, reused %d, fresh engine, disk tier; "
           "%.2f GB of entries on disk, %.2f GB/s if all were read)\n",
           disk, td.blocks_computed, td.blocks_reused, bytes / 1e9, bytes / 1e6 / disk);
+      // Why blocks were computed rather than read: computing was faster (the overlapped
+      // load-or-compute took them), or the tier had no valid entry.
+      const blockattn::CacheStats cs = fresh->cache_stats();
+      std::printf(
+          "  fresh engine: %llu read from a lower tier, %llu computed (%llu of them while the "
+          "tier had them: load-or-compute), %llu corrupt",
+          static_cast<unsigned long long>(cs.lower_hits),
+          static_cast<unsigned long long>(cs.misses),
+          static_cast<unsigned long long>(cs.tier_skips),
+          static_cast<unsigned long long>(cs.corrupt_dropped));
+      for (const blockattn::TierCacheStats& t : cs.tiers)
+        std::printf("; %s hits %llu misses %llu errors %llu", t.name.c_str(),
+                    static_cast<unsigned long long>(t.hits),
+                    static_cast<unsigned long long>(t.misses),
+                    static_cast<unsigned long long>(t.errors));
+      std::printf("\n");
     }
     std::printf("TTFT full         %9.2f ms\n", full);
     std::printf("cold/warm ratio   %9.2f x | full/warm ratio %.2f x\n", cold / warm, full / warm);

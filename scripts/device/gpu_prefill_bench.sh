@@ -5,8 +5,8 @@
 # tests named by CUDA_TESTS (default: the attention and batched-encoding ones), writes a
 # random-weight model of the Llama-3-8B shape and runs bench/bench_prefill: block encoding one
 # by one vs batched vs full prefill, the warm prefill phase by phase, warm from the host tier,
-# decode steps; then bench_ttft with a disk tier (DISK=0 skips it) and the files' read speed.
-# Logs to $OUT.
+# decode steps; then bench_ttft with a disk tier (DISK=0 skips it) and the files' read speed
+# (python, and dd through the page cache and with O_DIRECT). Logs to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-gpu-out}
@@ -42,5 +42,20 @@ for f in files:
 dt = time.perf_counter() - t
 print(f"read {len(files)} cache files, {n/1e9:.2f} GB in {dt*1e3:.0f} ms = {n/dt/1e9:.2f} GB/s (page cache not dropped)")
 PY
+    echo "dd through the page cache:"; cat /tmp/bacache/*.bakv | dd of=/dev/null bs=16M 2>&1 | tail -1
+    python3 - <<'PY'
+import glob, os, subprocess, time
+files = sorted(glob.glob("/tmp/bacache/*.bakv"))[:16]
+t = time.perf_counter(); n = 0
+for f in files:
+    r = subprocess.run(["dd", f"if={f}", "of=/dev/null", "bs=16M", "iflag=direct"], capture_output=True, text=True)
+    if r.returncode != 0:
+        print("dd iflag=direct failed:", r.stderr.strip().splitlines()[-1:]); break
+    n += os.path.getsize(f)
+else:
+    dt = time.perf_counter() - t
+    print(f"dd iflag=direct (the disk itself): {len(files)} files, {n/1e9:.2f} GB in {dt*1e3:.0f} ms = {n/dt/1e9:.2f} GB/s")
+PY
+    df -h /tmp | tail -1
   fi
 } 2>&1 | tee "$OUT/prefill_bench.log"

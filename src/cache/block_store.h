@@ -35,6 +35,7 @@
 #include "cache/block_key.h"
 #include "cache/byte_tier.h"
 #include "cache/lru_index.h"
+#include "cache/pinned_staging.h"
 #include "model/compat.h"
 
 namespace blockattn {
@@ -93,6 +94,21 @@ struct BlockStoreConfig {
   // batches that keeps its estimate current. So a slow disk or Redis never makes a request much
   // slower than having no cache.
   bool load_or_compute = true;
+  // Load-or-compute, overlapped: when several keys are missing from memory and some of them are
+  // in a lower tier, reader threads take those keys from the front while this thread computes
+  // from the back (the keys no tier has first), in chunks sized by the two measured rates, until
+  // they meet. A request then costs about (bytes to fetch) / (tier rate + compute rate) instead of
+  // the slower of the two, and never much more than computing everything. kAuto: on where the
+  // device is CUDA, whose computing runs on the GPU and leaves the CPU to the readers; on a CPU
+  // the two would share the cores (and which keys are reused would depend on timing).
+  enum class Overlap { kAuto, kOn, kOff };
+  Overlap overlap = Overlap::kAuto;
+  // Pinned host memory, allocated when the store is made, that lower-tier reads are staged in on
+  // their way to the device (PinnedStaging: allocating pinned memory per read cost more than the
+  // read), in slabs of 64 MiB (a quarter of the pool when it is smaller). -1: 2 GiB where the
+  // device is CUDA and there are lower tiers, none elsewhere; 0: none; more: that many bytes, also
+  // on a CPU (tests).
+  int64_t staging_bytes = -1;
 };
 
 class BlockStore {
@@ -160,9 +176,28 @@ class BlockStore {
   struct LowerRead {
     size_t tier = 0;
     std::optional<KVBlob> blob;  // nullopt: no tier had it
+    // The blob as one host tensor, made by the reader thread (read_and_stage) so that the caller's
+    // thread only queues the copy to the device: [2, n_layer, n_kv_head, n, head_dim], pinned on
+    // CUDA. Undefined when no tier had the key.
+    torch::Tensor staged;
+    PinnedStaging::Lease lease;  // or the pool's slabs that hold it (CUDA)
+    KVShape shape;               // of the entry, once read
+    uint64_t bytes = 0;          // payload bytes read
   };
   // Without mu_, from any thread: tiers are thread-safe (byte_tier.h).
   LowerRead read_lower(const BlockKey& key, const std::vector<bool>& skip, const KVShape* expected);
+  // A place in the staging pool's line (0 without a pool), taken when a key is claimed.
+  uint64_t staging_ticket();
+  // read_lower, then the blob staged for the device (the pool's slabs, else a host tensor) and
+  // its bytes released. Always passes `ticket`'s turn, also for a miss or a failed read (then
+  // rethrown). Host work only.
+  LowerRead read_and_stage(const BlockKey& key, const std::vector<bool>& skip,
+                           const KVShape* expected, uint64_t ticket);
+  // A staged read -> device tensors (asynchronous copies on the current stream); nullopt when it
+  // found nothing.
+  std::optional<BlockKV> place_read(LowerRead& read);
+  // Gives a staged read's slabs back without using it (a request that failed).
+  void drop_read(LowerRead& read);
   // Without mu_: reads every key of `keys` (its skip set each) on up to kLowerReadThreads
   // threads at once (a read is I/O plus a checksum pass: one at a time, a 4.3 GB context
   // read at 0.89 GB/s from a disk that reads 2.09 GB/s sequentially) while the calling thread
@@ -173,6 +208,18 @@ class BlockStore {
       const std::vector<BlockKey>& keys, const std::vector<std::vector<bool>>& skips,
       const std::vector<const KVShape*>& expected);
   static constexpr size_t kLowerReadThreads = 8;
+  // compute_many(which), checked for one entry per key, its time measured (after a device
+  // synchronisation) into the compute rate when there are lower tiers.
+  std::vector<BlockKV> compute_timed(const std::vector<size_t>& which,
+                                     const ComputeMany& compute_many);
+  // The overlapped path of fetch_or_compute_many for the keys keys[mine[j]] (BlockStoreConfig::
+  // overlap): fills out[mine[j]] for every j and appends to `computed` (i, lower tiers to write)
+  // for the entries computed here. Without mu_; throws what compute_many or a reader throws.
+  void fetch_overlapped(const std::vector<BlockKey>& keys, const std::vector<size_t>& mine,
+                        const std::vector<std::vector<bool>>& skips,
+                        const std::vector<KVShape>& expected, const ComputeMany& compute_many,
+                        std::vector<BlockFetch>& out,
+                        std::vector<std::pair<size_t, size_t>>& computed);
   // Which lower tiers one batch should not read (load-or-compute); `probe` gets the tiers that
   // are skipped but due for one probe read.
   std::vector<bool> tiers_to_skip(std::vector<bool>& probe);
@@ -198,7 +245,9 @@ class BlockStore {
   const uint64_t memory_budget_;
   const uint64_t host_budget_;
   const bool load_or_compute_;
-  std::mutex rate_mu_;  // guards the rates below
+  const bool overlap_;
+  std::unique_ptr<PinnedStaging> staging_;  // null: reads stage into fresh host tensors
+  std::mutex rate_mu_;                      // guards the rates below
   std::vector<Rate> tier_rates_;
   std::vector<uint64_t> tier_batches_;  // batches that skipped each tier (for probes)
   Rate compute_rate_;
@@ -229,5 +278,9 @@ class BlockStore {
 // BlockKV <-> the byte form the lower tiers store (host copies; exact bytes).
 KVBlob to_blob(const BlockKV& kv);
 BlockKV from_blob(const KVBlob& blob, torch::Device device);
+// The blob's K and V in one host tensor, [2, n_layer, n_kv_head, n, head_dim] (index 0: K, 1: V),
+// in pinned memory when `pinned` (libtorch's caching host allocator: reused, not allocated per
+// entry), so that a copy to the GPU runs at the link's speed. from_blob is this, then the copy.
+torch::Tensor blob_to_host(const KVBlob& blob, bool pinned);
 
 }  // namespace blockattn

@@ -348,6 +348,8 @@ class StreamMark {
     m.event_->record(impl.getStream(device));
     return m;
   }
+  // True once the device has run the work queued before the mark (always true when empty).
+  bool reached() const { return !event_ || event_->query(); }
   // Makes the calling thread's current stream on the mark's device wait for it.
   void wait_on_current_stream() const {
     if (!event_) return;

@@ -3,6 +3,7 @@
 // session alone.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include "cache/block_store.h"
 #include "cache/byte_tier.h"
 #include "cache/disk_tier.h"
+#include "cache/pinned_staging.h"
 #include "engine_test_util.h"
 
 namespace blockattn {
@@ -360,6 +362,7 @@ class SlowTier : public ByteTier {
     return it->second;
   }
   bool put(const BlockKey& key, const KVBlob& blob) override {
+    ++puts;
     entries[key] = blob;
     return true;
   }
@@ -368,7 +371,7 @@ class SlowTier : public ByteTier {
   std::string name() const override { return "slow"; }
   TierStats stats() const override { return {}; }
   std::unordered_map<BlockKey, KVBlob> entries;
-  std::atomic<int> gets{0};
+  std::atomic<int> gets{0}, puts{0};
 };
 
 // A store over one lower tier, writing to it synchronously (no write-behind thread).
@@ -414,6 +417,122 @@ TEST(BlockStoreLoadOrCompute, ASlowTierIsSkippedOnceMeasured) {
     }
     EXPECT_GE(slow->gets, 4);
   }
+}
+
+// Overlapped load-or-compute: while readers take the tier's keys from the front, the caller
+// computes from the back (first the key no tier has), so a request uses both; every result is its
+// own key's entry, no key is both read and computed, and entries computed although the tier has
+// them are not written back to it. A compute that throws ends the call (readers stopped, no hang)
+// and leaves the store usable. Overlap off: every key the tier has is read.
+TEST(BlockStoreLoadOrCompute, OverlappedReadsAndComputeMeetInTheMiddle) {
+  const int64_t entry = static_cast<int64_t>(fake_kv(4, 0.0f).bytes());
+  for (auto [overlap, staging] :
+       {std::pair{BlockStoreConfig::Overlap::kOn, int64_t{0}},
+        std::pair{BlockStoreConfig::Overlap::kOn, 5 * entry},  // entries across 2 slabs
+        std::pair{BlockStoreConfig::Overlap::kOff, 5 * entry},
+        std::pair{BlockStoreConfig::Overlap::kOff, int64_t{0}}}) {
+    SCOPED_TRACE("staging " + std::to_string(staging));
+    auto tier = std::make_unique<SlowTier>();  // 30 ms per read
+    SlowTier* slow = tier.get();
+    std::vector<BlockKey> keys;
+    for (int k = 0; k < 24; ++k) {
+      keys.push_back(key_of(k));
+      if (k != 5) slow->entries[key_of(k)] = to_blob(fake_kv(4, 1.0f * k));
+    }
+    std::vector<std::unique_ptr<ByteTier>> tiers;
+    tiers.push_back(std::move(tier));
+    BlockStoreConfig config;
+    config.memory_budget_bytes = 1 << 20;
+    config.write_behind = false;
+    config.overlap = overlap;
+    config.staging_bytes = staging;
+    BlockStore store(config, std::move(tiers), torch::kCPU);
+    std::vector<std::vector<size_t>> chunks;
+    auto compute = [&](const std::vector<size_t>& which) {
+      chunks.push_back(which);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 * which.size()));
+      std::vector<BlockKV> kvs;
+      for (size_t i : which) kvs.push_back(fake_kv(4, 1.0f * static_cast<float>(i)));
+      return kvs;
+    };
+    std::vector<BlockFetch> fetched = store.fetch_or_compute_many(keys, compute);
+    ASSERT_EQ(fetched.size(), keys.size());
+    ASSERT_FALSE(chunks.empty());
+    EXPECT_EQ(chunks[0], (std::vector<size_t>{5})) << "the key no tier has comes first";
+    std::vector<int> times_computed(keys.size(), 0);
+    for (const auto& chunk : chunks) {
+      EXPECT_TRUE(std::is_sorted(chunk.begin(), chunk.end()));
+      for (size_t i : chunk) ++times_computed[i];
+    }
+    int read = 0, computed = 0;
+    for (size_t k = 0; k < keys.size(); ++k) {
+      EXPECT_FLOAT_EQ(fetched[k].kv.k.flatten()[0].item<float>(), 1.0f * k) << k;
+      const bool was_computed = fetched[k].source == BlockSource::kComputed;
+      EXPECT_EQ(times_computed[k], was_computed ? 1 : 0) << k;
+      (was_computed ? computed : read)++;
+    }
+    BlockStoreStats s = store.stats();
+    EXPECT_EQ(s.lower_hits, static_cast<uint64_t>(read));
+    EXPECT_EQ(s.misses, static_cast<uint64_t>(computed));
+    EXPECT_EQ(slow->puts, 1) << "only the entry no tier had is written";
+    if (overlap == BlockStoreConfig::Overlap::kOn) {
+      EXPECT_GE(read, 1) << "the readers took part";
+      EXPECT_GE(computed, 2) << "the caller took keys the tier has";
+      EXPECT_EQ(s.tier_skips, static_cast<uint64_t>(computed - 1));
+      // A compute that throws: the error reaches the caller, the store keeps working.
+      for (int k = 0; k < 24; ++k) store.forget(key_of(k));
+      auto failing = [&](const std::vector<size_t>& which) -> std::vector<BlockKV> {
+        (void)which;
+        throw Error("compute failed");
+      };
+      EXPECT_THROW(store.fetch_or_compute_many(keys, failing), Error);
+      EXPECT_EQ(store.fetch_or_compute_many(keys, compute).size(), keys.size());
+    } else {
+      EXPECT_EQ(chunks, (std::vector<std::vector<size_t>>{{5}}));
+      EXPECT_EQ(read, 23);
+    }
+  }
+}
+
+// The staging pool: bytes come back exactly (an entry over several slabs), slabs are granted in
+// ticket order and only when free, an entry larger than the pool passes its turn unstaged.
+TEST(PinnedStagingPool, GrantsInTicketOrderAndCopiesExactly) {
+  PinnedStaging pool(3, 32, torch::kCPU);  // 3 slabs of 32 bytes
+  EXPECT_EQ(pool.capacity_bytes(), 96u);
+  std::vector<float> src(20);  // 80 bytes: 3 slabs
+  for (size_t i = 0; i < src.size(); ++i) src[i] = 0.5f * static_cast<float>(i);
+  PinnedStaging::Lease a = pool.acquire(pool.ticket(), 80);
+  ASSERT_EQ(a.slabs.size(), 3u);
+  pool.fill(a, reinterpret_cast<const char*>(src.data()));
+  // The pool is empty: a second entry waits until the first one's slabs are back.
+  const uint64_t t1 = pool.ticket(), t2 = pool.ticket();
+  std::atomic<int> order{0};
+  int got1 = 0, got2 = 0;
+  std::thread second([&] {  // ticket t2 asks first, but must wait for t1
+    PinnedStaging::Lease l = pool.acquire(t2, 16);
+    got2 = ++order;
+    pool.release(l);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_EQ(order, 0) << "granted with no free slab, or out of turn";
+  std::thread first([&] {
+    PinnedStaging::Lease l = pool.acquire(t1, 40);  // 2 slabs
+    got1 = ++order;
+    pool.release(l);
+  });
+  torch::Tensor dst = torch::zeros({20}, torch::kFloat32);  // [20]
+  pool.copy_to_device(a, dst);                              // gives the slabs back
+  first.join();
+  second.join();
+  EXPECT_EQ(got1, 1);
+  EXPECT_EQ(got2, 2);
+  for (size_t i = 0; i < src.size(); ++i) EXPECT_FLOAT_EQ(dst[i].item<float>(), src[i]) << i;
+  EXPECT_TRUE(a.empty());
+  PinnedStaging::Lease big = pool.acquire(pool.ticket(), 97);  // more than the pool
+  EXPECT_TRUE(big.empty());
+  PinnedStaging::Lease after = pool.acquire(pool.ticket(), 96);  // the turn passed
+  EXPECT_EQ(after.slabs.size(), 3u);
+  pool.release(after);
 }
 
 // A lower tier whose reads, once armed, wait (up to a second) until another read is in progress
