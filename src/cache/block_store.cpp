@@ -327,14 +327,7 @@ std::vector<std::optional<BlockFetch>> BlockStore::load_lower_many(
   for (double b : tier_bytes) total += b;
   if (total == 0) return out;
   compat::synchronize(device_);  // an honest read time: the copies to the device are done
-  // Each tier's share of the wall time is its share of the bytes: the rates stay the batch's
-  // throughput, which is what load-or-compute weighs against computing.
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  {
-    std::lock_guard<std::mutex> lock(rate_mu_);
-    for (size_t t = 0; t < tiers_.size(); ++t)
-      if (tier_bytes[t] > 0) tier_rates_[t].add(tier_bytes[t], seconds * tier_bytes[t] / total);
-  }
+  record_tier_rates(tier_bytes, std::chrono::duration<double>(Clock::now() - t0).count());
   // Fill the faster tiers passed on the way down.
   for (size_t k = 0; k < n; ++k)
     if (out[k]) write_lower(keys[k], out[k]->kv, reads[k].tier);
@@ -553,20 +546,24 @@ void BlockStore::fetch_overlapped(const std::vector<BlockKey>& keys,
     throw;
   }
 
-  double total = 0;
-  for (double b : tier_bytes) total += b;
-  if (total > 0) {
-    compat::synchronize(device_);  // the copies to the device are done
-    // The readers' throughput: their bytes over the time until the last read finished.
-    const double seconds = std::chrono::duration<double>(last_read - t0).count();
-    std::lock_guard<std::mutex> lock(rate_mu_);
-    for (size_t t = 0; t < tiers_.size(); ++t)
-      if (tier_bytes[t] > 0) tier_rates_[t].add(tier_bytes[t], seconds * tier_bytes[t] / total);
-  }
+  // The readers' throughput: their bytes over the time until the last read finished (the copies
+  // to the device run on after it, in stream order, with nothing to wait for here).
+  record_tier_rates(tier_bytes, std::chrono::duration<double>(last_read - t0).count());
   // Fill the faster tiers passed on the way down.
   for (size_t j = 0; j < n; ++j)
     if (out[mine[j]].source == BlockSource::kLowerTier)
       write_lower(keys[mine[j]], out[mine[j]].kv, reads[j].tier);
+}
+
+void BlockStore::record_tier_rates(const std::vector<double>& tier_bytes, double seconds) {
+  double total = 0;
+  for (double b : tier_bytes) total += b;
+  if (total <= 0) return;
+  // Each tier's share of the wall time is its share of the bytes: the rates stay the batch's
+  // throughput, which is what load-or-compute weighs against computing.
+  std::lock_guard<std::mutex> lock(rate_mu_);
+  for (size_t t = 0; t < tiers_.size(); ++t)
+    if (tier_bytes[t] > 0) tier_rates_[t].add(tier_bytes[t], seconds * tier_bytes[t] / total);
 }
 
 void BlockStore::write_lower(const BlockKey& key, const BlockKV& kv, size_t tier_count) {

@@ -230,6 +230,9 @@ class BlockStore {
     int samples = 0;
     void add(double bytes, double seconds);
   };
+  // Adds one batch's reads to the tiers' rates: tier_bytes[t] read from tier t in `seconds` of
+  // wall time, shared among the tiers by bytes.
+  void record_tier_rates(const std::vector<double>& tier_bytes, double seconds);
   // Hands a computed entry to the lower tiers (through the writer thread when write-behind).
   // tier_count: the first tier_count lower tiers receive it.
   void write_lower(const BlockKey& key, const BlockKV& kv, size_t tier_count);

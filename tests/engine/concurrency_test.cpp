@@ -374,11 +374,12 @@ class SlowTier : public ByteTier {
   std::atomic<int> gets{0}, puts{0};
 };
 
-// A store over one lower tier, writing to it synchronously (no write-behind thread).
-std::unique_ptr<BlockStore> store_over(std::unique_ptr<ByteTier> tier, bool load_or_compute) {
+// A store over one lower tier, writing to it synchronously (no write-behind thread); `config`
+// gives the other settings.
+std::unique_ptr<BlockStore> store_over(std::unique_ptr<ByteTier> tier, bool load_or_compute,
+                                       BlockStoreConfig config = {}) {
   std::vector<std::unique_ptr<ByteTier>> tiers;
   tiers.push_back(std::move(tier));
-  BlockStoreConfig config;
   config.memory_budget_bytes = 1 << 20;
   config.write_behind = false;
   config.load_or_compute = load_or_compute;
@@ -439,14 +440,11 @@ TEST(BlockStoreLoadOrCompute, OverlappedReadsAndComputeMeetInTheMiddle) {
       keys.push_back(key_of(k));
       if (k != 5) slow->entries[key_of(k)] = to_blob(fake_kv(4, 1.0f * k));
     }
-    std::vector<std::unique_ptr<ByteTier>> tiers;
-    tiers.push_back(std::move(tier));
     BlockStoreConfig config;
-    config.memory_budget_bytes = 1 << 20;
-    config.write_behind = false;
     config.overlap = overlap;
     config.staging_bytes = staging;
-    BlockStore store(config, std::move(tiers), torch::kCPU);
+    auto owned = store_over(std::move(tier), /*load_or_compute=*/true, config);
+    BlockStore& store = *owned;
     std::vector<std::vector<size_t>> chunks;
     auto compute = [&](const std::vector<size_t>& which) {
       chunks.push_back(which);
