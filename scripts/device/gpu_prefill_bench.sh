@@ -5,7 +5,8 @@
 # tests named by CUDA_TESTS (default: the attention and batched-encoding ones), writes a
 # random-weight model of the Llama-3-8B shape and runs bench/bench_prefill: block encoding one
 # by one vs batched vs full prefill, the warm prefill phase by phase, warm from the host tier,
-# decode steps; then bench_ttft with a disk tier (DISK=0 skips it) and the files' read speed
+# decode steps (SWEEP/AB: more shapes, the split-KV kernel off); then bench_ttft with a disk
+# tier (DISK=0 skips it) and the files' read speed
 # (python, and dd through the page cache and with O_DIRECT). Logs to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,6 +24,16 @@ M=${MODEL:-/tmp/llama8b}
       --tokenizer tests/fixtures/models/tiny-llama/tokenizer.json
   build-gpu/bench/bench_prefill --model $M --device cuda --blocks ${BLOCKS:-64} \
       --block-tokens ${BLOCK_TOKENS:-500} --repeats ${REPEATS:-5}
+  # SWEEP="64:24 8:1": warm prefill and decode per blocks:query-tokens; AB=1 repeats each with
+  # the split-KV attention kernel off (the flash paths and the per-layer graphs instead).
+  for cfg in ${SWEEP:-}; do
+    for off in 1 ${AB:+0}; do
+      [ "$off" = 0 ] && echo "--- BLOCKATTN_CACHED_ATTENTION=0" || echo "--- split-KV kernel on"
+      BLOCKATTN_CACHED_ATTENTION=$off build-gpu/bench/bench_prefill --model $M --device cuda \
+          --blocks ${cfg%%:*} --block-tokens ${BLOCK_TOKENS:-500} --query ${cfg##*:} \
+          --repeats 3 --decode-steps 16 2>&1 | grep -E "^(warm|decode|final|blocks|query)"
+    done
+  done
   if [ "${DISK:-1}" = 1 ]; then  # warm from the disk tier (fresh engine), and the disk's read speed
     rm -rf /tmp/bacache
     build-gpu/bench/bench_ttft --model $M --device cuda --blocks ${BLOCKS:-64} \

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/log.h"
+#include "model/cached_attention.h"
 #include "model/compat.h"
 #include "model/model.h"
 
@@ -29,9 +30,15 @@ struct DecodeGraphs::Captured {
   torch::Tensor x;                // [B*T, hidden]: the residual stream between graphs
   torch::Tensor q;                // [B, n_head, T, hd]
   torch::Tensor k, v;             // [B, n_kv, T, hd]
-  torch::Tensor attn;             // [B, n_head, T, hd]: attention output, written eagerly
+  torch::Tensor attn;             // [B, n_head, T, hd]: attention output
   torch::Tensor logits;           // [B*T, vocab] float32
-  std::vector<std::unique_ptr<at::cuda::CUDAGraph>> graphs;  // n_layer + 1
+  // Whole-step mode (the split-KV kernel applies): attention runs inside the graph, over the
+  // caches named by `seqs`, and one graph holds the whole step. Else n_layer + 1 graphs with
+  // eager attention between them.
+  bool whole = false;
+  torch::Tensor seqs;    // [B, 4] int64: each row's cache (cached_seq_row), written per replay
+  torch::Tensor attn_t;  // [B, T, n_head, hd]: the kernel's output; attn is its transpose
+  std::vector<std::unique_ptr<at::cuda::CUDAGraph>> graphs;  // 1 (whole step) or n_layer + 1
 };
 
 #else
@@ -114,25 +121,48 @@ DecodeGraphs::Captured* DecodeGraphs::captured_for(int64_t batch, int64_t tokens
   c->q = torch::zeros({batch, cfg.num_heads, tokens, hd}, opts);
   c->k = torch::zeros({batch, cfg.num_kv_heads, tokens, hd}, opts);
   c->v = torch::zeros({batch, cfg.num_kv_heads, tokens, hd}, opts);
-  c->attn = torch::zeros({batch, cfg.num_heads, tokens, hd}, opts);
   c->logits = torch::zeros({rows, cfg.vocab_size}, opts.dtype(torch::kFloat32));
+  c->whole = cached_attention_applies(device, opts.dtype().toScalarType(), cfg.num_heads,
+                                      cfg.num_kv_heads, hd, tokens);
+  if (c->whole) {
+    c->attn_t = torch::zeros({batch, tokens, cfg.num_heads, hd}, opts);
+    c->attn = c->attn_t.transpose(1, 2);
+    c->seqs = torch::zeros({batch, 4}, opts.dtype(torch::kInt64));
+  } else {
+    c->attn = torch::zeros({batch, cfg.num_heads, tokens, hd}, opts);
+  }
   const int64_t L = cfg.num_layers;
+  // Graph s's work; in whole-step mode followed by layer s's attention.
+  auto part = [&](int64_t s) {
+    segment(*c, s);
+    if (c->whole && s < L) cached_attention_append(c->q, c->k, c->v, c->seqs, s, c->attn_t);
+  };
   c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool(false, device.index());
   try {
     torch::NoGradGuard no_grad;
     torch::cuda::synchronize(device.index());
     c10::cuda::CUDAStreamGuard guard(stream);
-    // One eager pass on the capture stream first (libraries set up their per-stream state).
-    for (int64_t s = 0; s <= L; ++s) segment(*c, s);
-    stream.synchronize();
-    for (int64_t s = 0; s <= L; ++s) {
+    // One eager pass on the capture stream first (libraries set up their per-stream state). In
+    // whole-step mode its KV writes go to a scratch cache of `tokens` positions.
+    {
+      KVCache scratch(cfg, tokens, opts);
+      if (c->whole) {
+        std::vector<int64_t> rows_of_seqs;  // [B * 4]
+        for (int64_t b = 0; b < batch; ++b)
+          for (int64_t x : cached_seq_row(scratch, tokens)) rows_of_seqs.push_back(x);
+        c->seqs.copy_(torch::tensor(rows_of_seqs, torch::kInt64).view({batch, 4}));
+      }
+      for (int64_t s = 0; s <= L; ++s) part(s);
+      stream.synchronize();
+    }
+    // Graphs of one step replay in capture order, so they share one memory pool. Thread-local
+    // capture: the write-behind thread's copies on their own stream stay legal meanwhile.
+    auto capture = [&](int64_t first, int64_t last) {
       auto graph = std::make_unique<at::cuda::CUDAGraph>();
-      // Graphs of one step replay in capture order, so they share one memory pool. Thread-local
-      // capture: the write-behind thread's copies on their own stream stay legal meanwhile.
-      graph->capture_begin(s == 0 ? c10::cuda::MempoolId_t{0, 0} : c->graphs[0]->pool(),
+      graph->capture_begin(c->graphs.empty() ? c10::cuda::MempoolId_t{0, 0} : c->graphs[0]->pool(),
                            cudaStreamCaptureModeThreadLocal);
       try {
-        segment(*c, s);
+        for (int64_t s = first; s <= last; ++s) part(s);
       } catch (...) {
         cudaGraph_t partial = nullptr;
         cudaStreamEndCapture(stream.stream(), &partial);  // leave the stream usable
@@ -141,6 +171,11 @@ DecodeGraphs::Captured* DecodeGraphs::captured_for(int64_t batch, int64_t tokens
       }
       graph->capture_end();
       c->graphs.push_back(std::move(graph));
+    };
+    if (c->whole) {
+      capture(0, L);
+    } else {
+      for (int64_t s = 0; s <= L; ++s) capture(s, s);
     }
     stream.synchronize();
   } catch (const std::exception& e) {
@@ -149,7 +184,7 @@ DecodeGraphs::Captured* DecodeGraphs::captured_for(int64_t batch, int64_t tokens
     captured_[{batch, tokens}] = nullptr;
     return nullptr;
   }
-  BA_DEBUG("captured " << (L + 1) << " CUDA graphs for " << batch << " x " << tokens
+  BA_DEBUG("captured " << c->graphs.size() << " CUDA graphs for " << batch << " x " << tokens
                        << " new tokens");
   return (captured_[{batch, tokens}] = std::move(c)).get();
 }
@@ -159,6 +194,15 @@ torch::Tensor DecodeGraphs::replay(Captured& c, const torch::Tensor& ids,
                                    const std::vector<KVCache*>* rows) {
   c.ids.copy_(ids);
   c.pos.copy_(torch::tensor(positions, torch::kInt64));
+  if (c.whole) {
+    std::vector<int64_t> rows_of_seqs;  // [B * 4]
+    for (int64_t b = 0; b < c.batch; ++b)
+      for (int64_t x : cached_seq_row(rows ? *(*rows)[static_cast<size_t>(b)] : *cache, c.tokens))
+        rows_of_seqs.push_back(x);
+    c.seqs.copy_(torch::tensor(rows_of_seqs, torch::kInt64).view({c.batch, 4}));
+    c.graphs[0]->replay();  // the whole step, KV writes and attention included -> logits
+    return c.logits;
+  }
   Model::KVTarget target;
   target.cache = cache;
   target.rows = rows;

@@ -2,13 +2,18 @@
 //
 // A decode step of an 8B model launches about 1,600 small kernels; launched one by one from the
 // host they cost ~16 ms per token on the H200, four times the ~4 ms the GPU needs to read the
-// weights. Here the step's work between two attention calls -- embedding and the first layer's
-// projections; a layer's output projection, MLP and the next layer's projections; the last MLP
-// and the LM head -- is captured once per batch size as one CUDA graph each (n_layer + 1 graphs)
-// and replayed. Attention runs eagerly between the replays over each sequence's own cache,
-// whose length changes every step (so it cannot be part of a fixed graph), with the same flash
-// call as the eager path. Inputs and outputs go through static buffers; RoPE angles come from a
-// device table indexed by the position, so nothing in a graph depends on the host.
+// weights. Here a step is captured once per batch size (and token count) and replayed.
+//
+// Where the split-KV attention kernel applies (model/cached_attention.h: bf16/fp16, n_rep * T
+// ≤ 16, as in a decode step), the whole step is ONE graph: the kernel writes each layer's new keys
+// and values into the caches and attends over them, reading the caches' addresses and lengths from
+// a small device table that is rewritten before every replay, so nothing in the graph depends on
+// which cache it runs over or how long it is. Elsewhere (fp32, a forward of more tokens) the work
+// between two attention calls -- embedding and the first layer's projections; a layer's output
+// projection, MLP and the next layer's projections; the last MLP and the LM head -- is one
+// graph each (n_layer + 1 graphs), and attention runs eagerly between the replays with the same
+// calls as the eager path. Inputs and outputs go through static buffers; RoPE angles come from
+// a device table indexed by the position.
 //
 // The graphs run the same kernels on the same values as Model::forward_decode_batch, so the
 // logits are the same (tests/cuda). Where graphs cannot run (CPU, libtorch 1.13, a build

@@ -51,10 +51,14 @@ class KVCache {
   // part of the cache is copied; the whole cache ([0, capacity())) is returned as is, sharing
   // storage with this cache (a block's own cache, handed to the store without a copy).
   std::pair<torch::Tensor, torch::Tensor> export_range(int64_t begin, int64_t end) const;
-
- private:
+  // The whole buffers, [n_layer, n_kv_head, capacity, head_dim] each: for kernels that write
+  // and read the cache by address (model/cached_attention.h).
+  const torch::Tensor& key_buffer() const { return k_; }
+  const torch::Tensor& value_buffer() const { return v_; }
+  // InputError unless n more positions fit.
   void check_room(int64_t n) const;
 
+ private:
   int64_t capacity_;
   int64_t size_ = 0;
   int64_t base_position_ = 0;

@@ -2,6 +2,7 @@
 
 #include "blockattn/error.h"
 #include "checkpoint/safetensors.h"
+#include "model/cached_attention.h"
 #include "model/compat.h"
 #include "model/fused_ops.h"
 #include "model/layer_checkpoint.h"
@@ -140,6 +141,22 @@ torch::Tensor Model::attention_block(const LayerWeights& w, int64_t layer, const
   return output_projection(w, attend(layer, q, k, v, kv));
 }
 
+namespace {
+
+// T new queries over the positions [0, past + T) of one layer of a cache that already holds
+// their keys, query i seeing [0, past + i]: the split-KV kernel where it applies, else flash
+// (one query: folded heads; several: causal aligned bottom-right). Undefined where neither
+// applies (the caller has slower paths that compute the same).
+torch::Tensor attend_over_cache(const torch::Tensor& q, const torch::Tensor& keys,
+                                const torch::Tensor& values) {
+  torch::Tensor out = cached_attention(q, keys, values);  // [1, n_head, T, hd]
+  if (out.defined()) return out;
+  if (q.size(2) == 1) return compat::attention_decode(q, keys, values);
+  return compat::attention_causal_suffix(q, keys, values);
+}
+
+}  // namespace
+
 torch::Tensor Model::attend(int64_t layer, const torch::Tensor& q, const torch::Tensor& k,
                             const torch::Tensor& v, const KVTarget& kv) const {
   const int64_t B = q.size(0), T = q.size(2);
@@ -153,8 +170,8 @@ torch::Tensor Model::attend(int64_t layer, const torch::Tensor& q, const torch::
       KVCache& c = *(*kv.rows)[static_cast<size_t>(b)];
       const int64_t past = c.size();
       c.write(layer, k.narrow(0, b, 1), v.narrow(0, b, 1));
-      rows.push_back(compat::attention_decode(q.narrow(0, b, 1), c.keys(layer, past + 1),
-                                              c.values(layer, past + 1)));  // [1, n_head, 1, hd]
+      rows.push_back(attend_over_cache(q.narrow(0, b, 1), c.keys(layer, past + 1),
+                                       c.values(layer, past + 1)));  // [1, n_head, 1, hd]
     }
     out = torch::cat(rows, 0);
   } else if (kv.packed) {
@@ -173,11 +190,9 @@ torch::Tensor Model::attend(int64_t layer, const torch::Tensor& q, const torch::
     torch::Tensor values = cache->values(layer, past + T);  // [1, n_kv, past+T, hd]
     if (past == 0) {
       out = compat::attention(q, keys, values, std::nullopt, /*causal=*/T > 1);
-    } else if (T == 1) {
-      out = compat::attention_decode(q, keys, values);
     } else {
       // Query i sits at position past + i: it sees all cached positions and new ones up to itself.
-      out = compat::attention_causal_suffix(q, keys, values);
+      out = attend_over_cache(q, keys, values);
       if (!out.defined())
         out = compat::attention_after_prefix(q, cache->keys(layer, past),
                                              cache->values(layer, past), k, v);
@@ -291,8 +306,8 @@ torch::Tensor Model::last_layer_for_last_row(const LayerWeights& w, int64_t laye
   if (rows == LogitsFor::kNone) return {};
   // The last query sees every key: no mask.
   torch::Tensor out =
-      compat::attention_decode(q.narrow(2, T - 1, 1).contiguous(), kv.cache->keys(layer, past + T),
-                               kv.cache->values(layer, past + T));  // [1, H, 1, hd]
+      attend_over_cache(q.narrow(2, T - 1, 1).contiguous(), kv.cache->keys(layer, past + T),
+                        kv.cache->values(layer, past + T));  // [1, H, 1, hd]
   auto [last, normed] = add_rms_norm(x.narrow(0, T - 1, 1), output_projection(w, out), w.post_norm);
   return last + mlp_block(w, normed);  // [1, hidden]
 }

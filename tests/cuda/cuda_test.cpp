@@ -6,6 +6,7 @@
 #include "attention/place_blocks.h"
 #include "blockattn/engine.h"
 #include "engine_test_util.h"
+#include "model/cached_attention.h"
 #include "model/compat.h"
 #include "model/fused_ops.h"
 #include "model/rope.h"
@@ -110,6 +111,87 @@ TEST(AttentionCausalSuffix, EqualsMaskedAttentionOnCacheViews) {
           << "P=" << s.prefix;
     }
   }
+}
+
+// The split-KV kernel of decode steps (model/cached_attention.h) against masked attention in
+// fp32 on cache views with spare capacity, from one query row to the 16 rows per KV head it
+// takes, across head dims, short and long caches (one range, many ranges of many tiles); its
+// graph form, which writes the new KV itself, against the eager form; and where it declines.
+TEST(CachedAttention, EqualsMaskedAttentionOnCacheViews) {
+  REQUIRE_CUDA();
+  torch::NoGradGuard no_grad;  // an inference kernel: it declines under autograd
+  torch::manual_seed(8);
+  struct Shape {
+    int64_t heads, kv_heads, prefix, fresh, dim;
+  };
+  for (const Shape& s :
+       {Shape{32, 8, 4000, 4, 128}, Shape{32, 8, 1000, 1, 128}, Shape{32, 8, 32000, 1, 128},
+        Shape{8, 2, 300, 4, 64}, Shape{6, 6, 77, 5, 48}, Shape{4, 2, 3, 1, 16},
+        Shape{4, 2, 0, 8, 16}, Shape{8, 8, 130, 16, 32}, Shape{32, 8, 5, 3, 128},
+        Shape{40, 8, 900, 3, 96}}) {
+    for (auto dtype : {torch::kBFloat16, torch::kHalf}) {
+      auto opts = torch::TensorOptions().dtype(dtype).device(torch::kCUDA);
+      const int64_t n = s.prefix + s.fresh, capacity = n + 70, L = 3, layer = 1;
+      const std::string what = std::to_string(s.heads) + "/" + std::to_string(s.kv_heads) +
+                               " P=" + std::to_string(s.prefix) + " T=" + std::to_string(s.fresh) +
+                               " D=" + std::to_string(s.dim) +
+                               (dtype == torch::kHalf ? " fp16" : " bf16");
+      ASSERT_TRUE(
+          cached_attention_applies(torch::kCUDA, dtype, s.heads, s.kv_heads, s.dim, s.fresh))
+          << what;
+      ModelConfig cfg;  // only what the cache's shape needs
+      cfg.num_layers = L;
+      cfg.num_kv_heads = s.kv_heads;
+      cfg.head_dim = s.dim;
+      KVCache cache(cfg, capacity, opts);  // [L, Hkv, capacity, D], random
+      cache.key_buffer().normal_();
+      cache.value_buffer().normal_();
+      torch::Tensor q = torch::randn({1, s.heads, s.fresh, s.dim}, opts);          // [1, H, T, D]
+      torch::Tensor keys = cache.keys(layer, n), values = cache.values(layer, n);  // [1,Hkv,n,D]
+      torch::Tensor got = cached_attention(q, keys, values);                       // [1, H, T, D]
+      ASSERT_TRUE(got.defined()) << what;
+      ASSERT_EQ(got.sizes(), q.sizes()) << what;
+      torch::Tensor allowed = torch::ones({s.fresh, n}, opts.dtype(torch::kBool)).tril(s.prefix);
+      torch::Tensor kf = keys.to(torch::kFloat32), vf = values.to(torch::kFloat32);
+      torch::Tensor want = compat::attention(q.to(torch::kFloat32), kf, vf, allowed, false);
+      EXPECT_LE(test::max_abs_diff(got, want), 2e-2) << what;
+      if (s.prefix > 0) {  // Negative control: causal aligned top-left gives another answer.
+        torch::Tensor top_left = torch::ones({s.fresh, n}, opts.dtype(torch::kBool)).tril(0);
+        EXPECT_GT(test::max_abs_diff(
+                      got, compat::attention(q.to(torch::kFloat32), kf, vf, top_left, false)),
+                  5e-2)
+            << what;
+      }
+      // The graph form: the new KV written by the kernel, then the same sums as the eager form.
+      torch::Tensor k_new = keys.narrow(2, s.prefix, s.fresh).clone();  // [1, Hkv, T, D]
+      torch::Tensor v_new = values.narrow(2, s.prefix, s.fresh).clone();
+      keys.narrow(2, s.prefix, s.fresh).zero_();
+      values.narrow(2, s.prefix, s.fresh).zero_();
+      cache.commit(s.prefix);  // the cache about to receive the T new tokens
+      auto row = cached_seq_row(cache, s.fresh);
+      torch::Tensor seqs =
+          torch::tensor(std::vector<int64_t>(row.begin(), row.end()), torch::kInt64)
+              .view({1, 4})
+              .to(torch::kCUDA);
+      torch::Tensor out = torch::empty({1, s.fresh, s.heads, s.dim}, opts);  // [1, T, H, D]
+      cached_attention_append(q, k_new, v_new, seqs, layer, out);
+      EXPECT_EQ(test::max_abs_diff(out.transpose(1, 2), got), 0.0) << what;
+      EXPECT_EQ(test::max_abs_diff(cache.keys(layer, n).narrow(2, s.prefix, s.fresh), k_new), 0.0)
+          << what;
+      EXPECT_EQ(test::max_abs_diff(cache.values(layer, n).narrow(2, s.prefix, s.fresh), v_new), 0.0)
+          << what;
+    }
+  }
+  // More than 16 rows per KV head (a final block of 24 tokens with n_rep 4), fp32, a head dim it
+  // lacks, or the CPU: the kernel declines, and the flash paths run.
+  const auto bf16 = torch::kBFloat16;
+  EXPECT_FALSE(cached_attention_applies(torch::kCUDA, bf16, 32, 8, 128, 24));
+  EXPECT_FALSE(cached_attention_applies(torch::kCUDA, torch::kFloat32, 32, 8, 128, 1));
+  EXPECT_FALSE(cached_attention_applies(torch::kCUDA, bf16, 32, 8, 120, 1));
+  EXPECT_FALSE(cached_attention_applies(torch::kCPU, bf16, 32, 8, 128, 1));
+  auto opts = torch::TensorOptions().dtype(bf16).device(torch::kCUDA);
+  torch::Tensor k = torch::randn({1, 8, 100, 128}, opts);  // [1, Hkv, S, D]
+  EXPECT_FALSE(cached_attention(torch::randn({1, 32, 24, 128}, opts), k, k).defined());
 }
 
 // Long causal self-attention (cuDNN allowed, padded to a plan bucket) against the attention
