@@ -84,6 +84,8 @@ int main(int argc, char** argv) {
                 tw.blocks_computed, tw.blocks_reused);
     if (!cfg.cache.disk_dir.empty()) {
       engine->flush_cache();  // every entry on disk before the fresh engine looks
+      std::printf("first engine: %llu new entries not written to the lower tiers (queue full)\n",
+                  static_cast<unsigned long long>(engine->cache_stats().writes_dropped));
       auto fresh = blockattn::Engine::create(cfg);
       // The fresh engine's kernels warm up on an unrelated prompt too: the disk figure is the
       // disk's, not the first forward's setup.

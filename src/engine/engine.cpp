@@ -386,7 +386,9 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   if (config.adapter_mode == AdapterMode::kAlways) impl->full_sinks = impl->sinks;
   BlockStoreConfig store;
   store.memory_budget_bytes = memory_budget(config.cache, impl->model->device());
-  store.write_queue_bytes = config.cache.write_queue_bytes;
+  store.write_queue_bytes = config.cache.write_queue_bytes != KVStoreConfig::kAutoBudget
+                                ? config.cache.write_queue_bytes
+                                : std::max<uint64_t>(4ull << 30, store.memory_budget_bytes / 4);
   store.host_budget_bytes = host_budget(config.cache, impl->model->device());
   impl->store =
       std::make_unique<BlockStore>(store, make_tiers(config.cache), impl->model->device());
@@ -580,6 +582,7 @@ CacheStats Engine::cache_stats() const {
   s.memory_evictions = b.evictions;
   s.memory_budget = store.memory_budget();
   s.corrupt_dropped = b.corrupt_dropped;  // entries of the wrong shape; the tiers add theirs
+  s.writes_dropped = b.writes_dropped;
   s.describe = "memory " + std::to_string(b.memory_entries) + " blocks, " +
                std::to_string(b.memory_bytes >> 20) + " MiB";
   s.host_hits = b.host_hits;

@@ -687,6 +687,7 @@ void Server::block_stats(httplib::Response& res) {
            {"misses", s.misses},
            {"evictions", s.memory_evictions}}},
          {"lower_hits", s.lower_hits},
+         {"writes_dropped", s.writes_dropped},
          {"tiers", tiers},
          {"registered", registry_.size()}});
 }

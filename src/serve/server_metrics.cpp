@@ -37,6 +37,9 @@ ServerMetrics::ServerMetrics()
           "blockattn_block_cache_errors_total",
           "Block-cache backend failures (connection lost, timeout, error reply), by tier",
           {"tier"})),
+      cache_writes_dropped_(registry_.counter(
+          "blockattn_block_cache_writes_dropped_total",
+          "New block entries never written to the lower tiers (the write queue was full)")),
       cache_bytes_(registry_.gauge("blockattn_block_cache_bytes",
                                    "Bytes held by each block-cache tier", {"tier"})),
       cache_entries_(registry_.gauge("blockattn_block_cache_entries",
@@ -73,6 +76,7 @@ std::string ServerMetrics::render(const CacheStats& s) {
     advance(cache_hits_, "hits/memory", s.memory_hits, {"memory"});
     advance(cache_misses_, "misses", s.misses, {});
     advance(cache_evictions_, "evictions/memory", s.memory_evictions, {"memory"});
+    advance(cache_writes_dropped_, "writes_dropped", s.writes_dropped, {});
     cache_bytes_.set(static_cast<double>(s.memory_bytes), {"memory"});
     cache_entries_.set(static_cast<double>(s.memory_entries), {"memory"});
     for (const TierCacheStats& t : s.tiers) {

@@ -14,7 +14,7 @@
 //   blockattn_block_cache_hits_total{tier}, blockattn_block_cache_misses_total,
 //   blockattn_block_cache_evictions_total{tier}, blockattn_block_cache_bytes{tier},
 //   blockattn_block_cache_entries{tier}, blockattn_block_cache_corrupt_total{tier},
-//   blockattn_block_cache_errors_total{tier}
+//   blockattn_block_cache_errors_total{tier}, blockattn_block_cache_writes_dropped_total
 // Thread-safe.
 #pragma once
 
@@ -62,6 +62,7 @@ class ServerMetrics {
   MetricsRegistry::Counter& cache_evictions_;
   MetricsRegistry::Counter& cache_corrupt_;
   MetricsRegistry::Counter& cache_errors_;
+  MetricsRegistry::Counter& cache_writes_dropped_;
   MetricsRegistry::Gauge& cache_bytes_;
   MetricsRegistry::Gauge& cache_entries_;
 

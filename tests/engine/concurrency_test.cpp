@@ -506,8 +506,10 @@ TEST(PinnedStagingPool, GrantsInTicketOrderAndCopiesExactly) {
   const uint64_t t1 = pool.ticket(), t2 = pool.ticket();
   std::atomic<int> order{0};
   int got1 = 0, got2 = 0;
-  std::thread second([&] {  // ticket t2 asks first, but must wait for t1
-    PinnedStaging::Lease l = pool.acquire(t2, 16);
+  // Ticket t2 asks first, but must wait for t1. Both need 2 of the 3 slabs, so t2's grant can
+  // only follow t1's release: the order of the two counts below is the order of the grants.
+  std::thread second([&] {
+    PinnedStaging::Lease l = pool.acquire(t2, 40);
     got2 = ++order;
     pool.release(l);
   });

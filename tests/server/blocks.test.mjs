@@ -173,6 +173,7 @@ test('/v1/blocks: register, reuse, use by id, stats, delete, then block_not_foun
     assert.ok(Number.isInteger(s.memory?.[k]) && s.memory[k] >= 0, `stats.memory.${k}: ${stats1.text}`);
   }
   assert.ok(Number.isInteger(s.registered), stats1.text);
+  assert.equal(s.writes_dropped, 0, `no write-behind entry dropped: ${stats1.text}`);
   assert.ok(s.registered >= stats0.json.registered + 2, `registered rose by 2: ${stats0.text} → ${stats1.text}`);
   assert.ok(s.memory.entries >= 2 && s.memory.bytes > 0, stats1.text);
 

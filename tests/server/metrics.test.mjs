@@ -18,6 +18,7 @@ const FAMILIES = {
   blockattn_block_cache_misses_total: 'counter',
   blockattn_block_cache_bytes: 'gauge',
   blockattn_block_cache_evictions_total: 'counter',
+  blockattn_block_cache_writes_dropped_total: 'counter',
   blockattn_errors_total: 'counter',
 };
 
