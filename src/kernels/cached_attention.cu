@@ -1,4 +1,5 @@
 #include <cmath>
+#include <type_traits>
 
 #include <cuda_runtime.h>
 #include <mma.h>
@@ -71,34 +72,34 @@ int shared_limit() {
   return limit;
 }
 
-// MT for `rows` query rows: tiles of 16 (1 while kMaxRows is 16).
-int row_tiles(int64_t rows) { return static_cast<int>((rows + 15) / 16); }
-
-template <int D>
-size_t shared_bytes_d(int mt) {
-  return mt == 1 ? Layout<D, 1>::bytes : 0;  // only one row tile is instantiated (kMaxRows)
-}
-
-size_t shared_bytes(int64_t head_dim, int64_t rows) {
-  const int mt = row_tiles(rows);
+// Calls f(std::integral_constant<int, D>{}) for the head dims the kernels are built for, else
+// returns `other`: the one list of them.
+template <class F, class R>
+R with_head_dim(int64_t head_dim, F f, R other) {
   switch (head_dim) {
     case 16:
-      return shared_bytes_d<16>(mt);
+      return f(std::integral_constant<int, 16>{});
     case 32:
-      return shared_bytes_d<32>(mt);
+      return f(std::integral_constant<int, 32>{});
     case 48:
-      return shared_bytes_d<48>(mt);
+      return f(std::integral_constant<int, 48>{});
     case 64:
-      return shared_bytes_d<64>(mt);
+      return f(std::integral_constant<int, 64>{});
     case 80:
-      return shared_bytes_d<80>(mt);
+      return f(std::integral_constant<int, 80>{});
     case 96:
-      return shared_bytes_d<96>(mt);
+      return f(std::integral_constant<int, 96>{});
     case 128:
-      return shared_bytes_d<128>(mt);
+      return f(std::integral_constant<int, 128>{});
     default:
-      return 0;
+      return other;
   }
+}
+
+// Shared memory of a CTA (one row tile: kMaxRows is 16), or 0 for an unsupported head dim.
+size_t shared_bytes(int64_t head_dim) {
+  return with_head_dim(
+      head_dim, [](auto d) { return Layout<decltype(d)::value, 1>::bytes; }, size_t{0});
 }
 
 __device__ inline void cp_async16(void* smem, const void* gmem, bool valid) {
@@ -443,38 +444,16 @@ const char* launch(const CachedAttentionArgs& a, cudaStream_t stream) {
   return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
 }
 
-template <class T>
-const char* dispatch_dim(const CachedAttentionArgs& a, cudaStream_t stream) {
-  switch (a.head_dim) {
-    case 16:
-      return launch<T, 16>(a, stream);
-    case 32:
-      return launch<T, 32>(a, stream);
-    case 48:
-      return launch<T, 48>(a, stream);
-    case 64:
-      return launch<T, 64>(a, stream);
-    case 80:
-      return launch<T, 80>(a, stream);
-    case 96:
-      return launch<T, 96>(a, stream);
-    case 128:
-      return launch<T, 128>(a, stream);
-    default:
-      return "cached attention: unsupported head_dim";
-  }
-}
-
 }  // namespace
 
 bool cached_attention_supports(int64_t head_dim, int64_t rows_per_kv_head, ElementType type) {
   if (type != ElementType::kBFloat16 && type != ElementType::kFloat16) return false;
   if (rows_per_kv_head < 1 || rows_per_kv_head > kMaxRows) return false;
-  const size_t bytes = shared_bytes(head_dim, rows_per_kv_head);  // 0: unsupported head_dim
+  const size_t bytes = shared_bytes(head_dim);  // 0: unsupported head_dim
   return bytes > 0 && bytes <= static_cast<size_t>(shared_limit());
 }
 
-int64_t cached_attention_splits(int64_t n_kv, int64_t head_dim, int64_t rows_per_kv_head) {
+int64_t cached_attention_splits(int64_t n_kv, int64_t head_dim) {
   struct Device {
     int sms = 108, shared_per_sm = 164 << 10;
   };
@@ -489,7 +468,7 @@ int64_t cached_attention_splits(int64_t n_kv, int64_t head_dim, int64_t rows_per
   }();
   // CTAs resident per multiprocessor, bounded by shared memory (1 KB of it reserved per CTA):
   // one full wave of CTAs for one sequence, so no multiprocessor runs a second, lone one.
-  const int64_t bytes = static_cast<int64_t>(shared_bytes(head_dim, rows_per_kv_head)) + 1024;
+  const int64_t bytes = static_cast<int64_t>(shared_bytes(head_dim)) + 1024;
   int64_t per_sm = bytes > 0 ? dev.shared_per_sm / bytes : 1;
   per_sm = per_sm < 1 ? 1 : (per_sm > 4 ? 4 : per_sm);
   const int64_t want = per_sm * dev.sms / n_kv;
@@ -507,8 +486,13 @@ const char* cached_attention(const CachedAttentionArgs& a, void* stream) {
       !cached_attention_supports(a.head_dim, a.n_head / a.n_kv * a.tokens, a.type))
     return "cached attention: unsupported arguments";
   auto s = static_cast<cudaStream_t>(stream);
-  if (a.type == ElementType::kBFloat16) return dispatch_dim<__nv_bfloat16>(a, s);
-  return dispatch_dim<__half>(a, s);
+  const char* unsupported = "cached attention: unsupported head_dim";
+  if (a.type == ElementType::kBFloat16)
+    return with_head_dim(
+        a.head_dim, [&](auto d) { return launch<__nv_bfloat16, decltype(d)::value>(a, s); },
+        unsupported);
+  return with_head_dim(
+      a.head_dim, [&](auto d) { return launch<__half, decltype(d)::value>(a, s); }, unsupported);
 }
 
 }  // namespace blockattn::kernels

@@ -47,11 +47,11 @@ struct CachedAttentionArgs {
 // n_rep * T ≤ 16 rows per KV head (a decode step; see kMaxRows in the .cu for why no more).
 bool cached_attention_supports(int64_t head_dim, int64_t rows_per_kv_head, ElementType type);
 
-// The split count for a model with n_kv KV heads and this head_dim and row count on the current
-// device: one wave of CTAs for one sequence. A function of the shape and the device only, never
-// of the cache's length, so an eager call and a graph replay over the same cache compute the
-// same sums in the same order.
-int64_t cached_attention_splits(int64_t n_kv, int64_t head_dim, int64_t rows_per_kv_head);
+// The split count for a model with n_kv KV heads and this head_dim on the current device: one
+// wave of CTAs for one sequence. A function of the shape and the device only, never of the
+// cache's length, so an eager call and a graph replay over the same cache compute the same sums
+// in the same order.
+int64_t cached_attention_splits(int64_t n_kv, int64_t head_dim);
 
 // Floats of workspace for `args` (partial outputs and log-sum-exps of every range).
 int64_t cached_attention_workspace(const CachedAttentionArgs& args);

@@ -32,7 +32,7 @@ kernels::CachedAttentionArgs args_for(const torch::Tensor& q, int64_t n_kv) {
   a.tokens = q.size(2);
   a.head_dim = q.size(3);
   a.n_kv = n_kv;
-  a.splits = kernels::cached_attention_splits(n_kv, a.head_dim, a.n_head / n_kv * a.tokens);
+  a.splits = kernels::cached_attention_splits(n_kv, a.head_dim);
   a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(a.head_dim)));
   a.type = *element_type(q.scalar_type());
   return a;
